@@ -1,0 +1,22 @@
+"""purejaxdqn: deep Q-learning in pure, functional JAX."""
+
+from purejaxdqn import presets
+from purejaxdqn.config import DQNConfig, Hyperparams
+from purejaxdqn.policy import greedy_policy
+from purejaxdqn.reporting import seed_summaries
+from purejaxdqn.train import PeriodMetrics, TrainResult, TrainState, make_train, make_trainer
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DQNConfig",
+    "Hyperparams",
+    "PeriodMetrics",
+    "TrainResult",
+    "TrainState",
+    "greedy_policy",
+    "make_train",
+    "make_trainer",
+    "presets",
+    "seed_summaries",
+]

@@ -1,0 +1,5 @@
+import sys
+
+from purejaxdqn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,52 @@
+"""gymnax environments: creation, checks, and vmapped reset/step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnax
+import jax
+from gymnax.environments import spaces
+
+
+def make_env(env_id: str) -> tuple[Any, Any]:
+    """`gymnax.make(env_id)` with a one-line error for unknown ids."""
+    if env_id not in gymnax.registered_envs:
+        raise ValueError(
+            f"env_id: unknown environment {env_id!r}; choose one of gymnax.registered_envs "
+            f"(e.g. CartPole-v1, Acrobot-v1, MountainCar-v0)"
+        )
+    return gymnax.make(env_id)
+
+
+def num_discrete_actions(env: Any, env_params: Any) -> int:
+    """Number of actions of a discrete-action env; a clear error for any other."""
+    space = env.action_space(env_params)
+    if not isinstance(space, spaces.Discrete):
+        raise ValueError(
+            f"env: {env.name} has a {type(space).__name__} action space; DQN needs a "
+            f"Discrete one (continuous-action environments are not supported)"
+        )
+    return int(space.n)
+
+
+def max_episode_steps(env_params: Any) -> int:
+    steps = getattr(env_params, "max_steps_in_episode", None)
+    if steps is None:
+        raise ValueError("env_params: needs max_steps_in_episode to bound greedy evaluations")
+    return int(steps)
+
+
+def vmapped_reset(env: Any, env_params: Any, key: jax.Array, n: int) -> tuple[jax.Array, Any]:
+    """Resets `n` independent envs: obs (n, *obs_shape), states with leading (n,)."""
+    return jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, n), env_params)
+
+
+def vmapped_step(
+    env: Any, env_params: Any, key: jax.Array, state: Any, action: jax.Array
+) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
+    """Steps `n` envs with auto-reset: gymnax 1.x's (obs, state, reward, terminated, truncated, info)."""
+    n = action.shape[0]
+    return jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+        jax.random.split(key, n), state, action, env_params
+    )

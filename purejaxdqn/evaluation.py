@@ -1,0 +1,53 @@
+"""Greedy (epsilon = 0) evaluation on fresh episodes, inside the compiled program."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from purejaxdqn import envs
+
+
+def make_evaluate(
+    env: Any, env_params: Any, q_apply: Callable, num_episodes: int
+) -> Callable[[jax.Array, Any], jax.Array]:
+    """Returns `evaluate(key, params) -> returns (num_episodes,)`.
+
+    Runs `num_episodes` fresh episodes in parallel with the greedy policy until each
+    has ended (terminated or truncated) once; stops as soon as all have.
+    """
+    max_steps = envs.max_episode_steps(env_params)
+
+    def evaluate(key: jax.Array, params: Any) -> jax.Array:
+        key_reset, key = jax.random.split(key)
+        obs, state = envs.vmapped_reset(env, env_params, key_reset, num_episodes)
+
+        def cond(carry):
+            *_, alive, t = carry
+            return jnp.any(alive) & (t < max_steps)
+
+        def body(carry):
+            key, obs, state, returns, alive, t = carry
+            key, key_step = jax.random.split(key)
+            action = jnp.argmax(q_apply(params, obs), axis=-1)  # (num_episodes,)
+            obs, state, reward, terminated, truncated, _ = envs.vmapped_step(
+                env, env_params, key_step, state, action
+            )
+            returns = returns + jnp.where(alive, reward, 0.0)
+            alive = alive & ~(terminated | truncated)
+            return key, obs, state, returns, alive, t + 1
+
+        init = (
+            key,
+            obs,
+            state,
+            jnp.zeros((num_episodes,), jnp.float32),
+            jnp.ones((num_episodes,), bool),
+            jnp.int32(0),
+        )
+        return jax.lax.while_loop(cond, body, init)[3]
+
+    return evaluate

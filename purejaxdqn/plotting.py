@@ -1,0 +1,45 @@
+"""The learning-curve figure of a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from purejaxdqn.train import TrainResult
+
+
+def plot_learning_curve(result: TrainResult, path: Path) -> None:
+    """Greedy eval return vs env steps: one faint line per seed, the mean bold with a 95%
+    confidence band (normal approximation over seeds), and the solve threshold dashed.
+
+    A frozen (solved) seed keeps the return of its frozen policy for the rest of the grid.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    config = result.config
+    returns = np.asarray(result.metrics.eval_return_mean)
+    if returns.ndim == 1:
+        returns = returns[None]
+    grid = config.learning_starts + config.eval_frequency * np.arange(1, returns.shape[1] + 1)
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    for r in returns:
+        ax.plot(grid, r, color="tab:blue", alpha=0.25, lw=1)
+    mean = returns.mean(0)
+    half = 1.96 * returns.std(0, ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else 0 * mean
+    ax.plot(grid, mean, color="tab:blue", lw=2.5, label=f"mean of {len(returns)} seeds")
+    ax.fill_between(grid, mean - half, mean + half, color="tab:blue", alpha=0.2, label="95% CI")
+    threshold = config.resolved_solve_threshold
+    if threshold is not None:
+        ax.axhline(threshold, color="tab:red", ls="--", lw=1, label=f"solved ({threshold:g})")
+    ax.set_xlabel("environment steps per seed")
+    ax.set_ylabel(f"greedy return ({config.eval_episodes} episodes)")
+    ax.set_title(f"purejaxdqn on {config.env_id}")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

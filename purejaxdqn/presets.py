@@ -1,0 +1,53 @@
+"""Named `DQNConfig` instances."""
+
+from __future__ import annotations
+
+from purejaxdqn.config import DQNConfig
+
+
+def notebook() -> DQNConfig:
+    """The teaching notebook's hyperparameters, exactly (one env, one update per step).
+
+    One hidden layer of 64 ReLU, Adam 1e-4, batch 32, buffer 50000, 1000 random warm-up
+    steps, epsilon 1.0 -> 0.01 over 100000 steps, hard target copy every 1000 steps,
+    gamma 0.99, MSE, DQN (max over the target network), no gradient clipping (Keras' default).
+    """
+    return DQNConfig(
+        env_id="CartPole-v1",
+        total_timesteps=201_000,
+        num_envs=1,
+        buffer_size=50_000,
+        batch_size=32,
+        learning_starts=1_000,
+        train_frequency=1,
+        gradient_steps=1,
+        target_update_frequency=1_000,
+        tau=1.0,
+        gamma=0.99,
+        learning_rate=1e-4,
+        max_grad_norm=None,
+        epsilon_start=1.0,
+        epsilon_end=0.01,
+        epsilon_decay_steps=100_000,
+        hidden_sizes=(64,),
+        activation="relu",
+        double_q=False,
+        loss="mse",
+        eval_frequency=10_000,
+        eval_episodes=100,
+        freeze_when_solved=False,
+    )
+
+
+def cartpole() -> DQNConfig:
+    """Our tuned CartPole-v1 default (see benchmarks/RESULTS.md for how it was chosen)."""
+    return DQNConfig(env_id="CartPole-v1")
+
+
+PRESETS = {"notebook": notebook, "cartpole": cartpole}
+
+
+def get(name: str) -> DQNConfig:
+    if name not in PRESETS:
+        raise ValueError(f"preset: unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    return PRESETS[name]()

@@ -1,0 +1,129 @@
+"""The run directory: config.json, metrics.csv, summary.json, learning_curve.png."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from purejaxdqn.config import DQNConfig
+from purejaxdqn.reporting import seed_summaries
+from purejaxdqn.train import TrainResult
+
+METRIC_COLUMNS = (
+    "seed",
+    "period",
+    "env_step",
+    "episode_return_mean",
+    "episodes",
+    "eval_return_mean",
+    "eval_return_std",
+    "loss",
+    "epsilon",
+    "frozen",
+    "wall_time_s",
+)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file, then rename: a crash never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def metrics_rows(result: TrainResult, wall_time_s: float) -> list[dict[str, Any]]:
+    """One row per seed per period the seed actually trained (not after it froze)."""
+    m = {k: np.asarray(v) for k, v in result.metrics._asdict().items()}
+    periods_run = np.asarray(result.state.period)
+    num_seeds, num_periods = m["env_step"].shape
+    rows = []
+    for s in range(num_seeds):
+        for p in range(int(periods_run[s])):
+            rows.append(
+                {
+                    "seed": s,
+                    "period": p,
+                    "env_step": int(m["env_step"][s, p]),
+                    "episode_return_mean": float(m["episode_return_mean"][s, p]),
+                    "episodes": int(m["episodes"][s, p]),
+                    "eval_return_mean": float(m["eval_return_mean"][s, p]),
+                    "eval_return_std": float(m["eval_return_std"][s, p]),
+                    "loss": float(m["loss"][s, p]),
+                    "epsilon": float(m["epsilon"][s, p]),
+                    "frozen": bool(m["frozen"][s, p]),
+                    # one compiled program: wall time is apportioned by period
+                    "wall_time_s": round(wall_time_s * (p + 1) / num_periods, 4),
+                }
+            )
+    return rows
+
+
+def summary_dict(config: DQNConfig, result: TrainResult, timings: dict[str, float]) -> dict:
+    import gymnax
+    import jax
+
+    import purejaxdqn
+
+    seeds = seed_summaries(result)
+    return {
+        "env_id": config.env_id,
+        "num_seeds": len(seeds),
+        "total_timesteps": config.total_timesteps,
+        "solve_threshold": config.resolved_solve_threshold,
+        "final_eval_return": [s["final_eval_return"] for s in seeds],
+        "solved": [s["solved"] for s in seeds],
+        "solve_env_step": [s["solve_env_step"] for s in seeds],
+        "notebook_solve_env_step": [s["notebook_solve_env_step"] for s in seeds],
+        "frozen": [s["frozen"] for s in seeds],
+        "env_steps": [s["env_steps"] for s in seeds],
+        "compile_time_s": round(timings["compile_time_s"], 3),
+        "wall_time_s": round(timings["wall_time_s"], 3),
+        "env_steps_per_s": round(timings["env_steps_per_s"], 1),
+        "device": str(jax.devices()[0].device_kind),
+        "versions": {
+            "purejaxdqn": purejaxdqn.__version__,
+            "jax": jax.__version__,
+            "gymnax": getattr(gymnax, "__version__", "unknown"),
+        },
+    }
+
+
+def write(
+    out: Path, config: DQNConfig, result: TrainResult, timings: dict[str, float], plot: bool = True
+) -> dict:
+    rows = metrics_rows(result, timings["wall_time_s"])
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    summary = summary_dict(config, result, timings)
+    write_atomic(out / "config.json", config.to_json() + "\n")
+    write_atomic(out / "metrics.csv", buf.getvalue())
+    write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    if plot:
+        from purejaxdqn.plotting import plot_learning_curve
+
+        plot_learning_curve(result, out / "learning_curve.png")
+    return summary
+
+
+def format_summary(summary: dict) -> str:
+    lines = [
+        f"{summary['env_id']}: {summary['num_seeds']} seeds, "
+        f"{sum(summary['solved'])}/{summary['num_seeds']} solved "
+        f"(greedy eval >= {summary['solve_threshold']})",
+        f"compile {summary['compile_time_s']:.1f} s, train {summary['wall_time_s']:.1f} s, "
+        f"{summary['env_steps_per_s']:,.0f} env steps/s",
+        "seed  final_eval_return  solved  solve_env_step",
+    ]
+    for i, (ret, ok, step) in enumerate(
+        zip(summary["final_eval_return"], summary["solved"], summary["solve_env_step"], strict=True)
+    ):
+        lines.append(f"{i:>4}  {ret:>17.1f}  {str(ok):>6}  {step if step is not None else '-':>14}")
+    return "\n".join(lines)

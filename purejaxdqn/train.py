@@ -1,0 +1,335 @@
+"""`make_train(config) -> train(key)`: the whole DQN run as one compiled program.
+
+Reading order (the scan body is `_iteration`):
+
+    train(key)
+      init          network + optimizer + buffer + envs, then the random warm-up scan
+      run           while_loop over eval periods (stops early once every seed is frozen)
+        _period     lax.scan over training iterations, then a greedy evaluation
+          _iteration  `steps_per_iteration` env steps, then `gradient_steps` updates
+      finish        fill the metrics of skipped periods, final greedy evaluation
+
+No `lax.cond` gates work inside the scan: under `jax.vmap` it would run both
+branches (../shared/PERFORMANCE_NOTES.md). Warm-up is its own scan, evaluation sits at
+period boundaries, and target updates are a cheap `jnp.where` on the parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from purejaxdqn import envs, episode_stats, exploration, losses
+from purejaxdqn.config import DQNConfig, Hyperparams
+from purejaxdqn.evaluation import make_evaluate
+from purejaxdqn.networks import make_q_network
+from purejaxdqn.replay_buffer import BufferState, Transition, make_replay_buffer
+
+
+class PeriodMetrics(NamedTuple):
+    """Logged once per eval period; in a `TrainResult` each leaf has a leading (num_periods,)."""
+
+    env_step: jax.Array  # int32: env steps this seed has taken (warm-up included)
+    episode_return_mean: jax.Array  # float32: mean return of the last 100 training episodes
+    episodes: jax.Array  # int32: training episodes finished since learning started
+    loss: jax.Array  # float32: mean TD loss over the period's gradient steps
+    epsilon: jax.Array  # float32: exploration rate at the end of the period
+    eval_return_mean: jax.Array  # float32: greedy return over eval_episodes fresh episodes
+    eval_return_std: jax.Array  # float32
+    frozen: jax.Array  # bool: learning stopped (solved, with freeze_when_solved)
+
+
+@struct.dataclass
+class TrainState:
+    """Everything a run carries; a checkpoint of it resumes the run exactly."""
+
+    params: Any
+    target_params: Any
+    opt_state: Any
+    buffer: BufferState
+    env_state: Any  # leaves (num_envs, ...)
+    obs: jax.Array  # (num_envs, *obs_shape)
+    stats: episode_stats.EpisodeStats
+    key: jax.Array
+    env_step: jax.Array  # shape=(), int32
+    iteration: jax.Array  # shape=(), int32: training iterations done
+    period: jax.Array  # shape=(), int32: eval periods done
+    frozen: jax.Array  # shape=(), bool
+    history: PeriodMetrics  # leaves (num_periods,)
+
+
+@struct.dataclass
+class TrainResult:
+    """What `train(key)` returns. Under `jax.vmap` every array gains a leading seed axis."""
+
+    config: DQNConfig = struct.field(pytree_node=False)
+    params: Any
+    metrics: PeriodMetrics  # leaves (num_periods,)
+    final_eval_returns: jax.Array  # (eval_episodes,): greedy returns of the final params
+    state: TrainState
+
+
+class Trainer(NamedTuple):
+    """The pieces of `train`, for running a training in chunks (same result as one call)."""
+
+    init: Any  # (key, hyperparams) -> TrainState, warm-up done
+    run: Any  # (state, hyperparams, stop_period) -> TrainState
+    finish: Any  # (state, hyperparams) -> TrainResult
+
+
+def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> Trainer:
+    """Builds the pure functions of a run; `make_train` composes them."""
+    if env is None:
+        env, default_params = envs.make_env(config.env_id)
+        env_params = default_params if env_params is None else env_params
+    elif env_params is None:
+        env_params = env.default_params
+    num_actions = envs.num_discrete_actions(env, env_params)
+    obs_shape = env.observation_space(env_params).shape
+
+    network = make_q_network(num_actions, config.hidden_sizes, config.activation, obs_shape)
+    buffer = make_replay_buffer(config.buffer_size)
+    evaluate = make_evaluate(env, env_params, network.apply, config.eval_episodes)
+    threshold = config.resolved_solve_threshold
+    num_envs = config.num_envs
+
+    def optimizer(hp: Hyperparams) -> optax.GradientTransformation:
+        return optax.chain(
+            optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(hp.learning_rate)
+        )
+
+    def collect(state: TrainState, key: jax.Array, action: jax.Array) -> TrainState:
+        """One vectorized env step: store the transitions, count the episodes."""
+        obs, env_state, reward, terminated, truncated, info = envs.vmapped_step(
+            env, env_params, key, state.env_state, action
+        )
+        transition = Transition(
+            obs=state.obs,
+            action=action,
+            reward=reward.astype(jnp.float32),
+            next_obs=info["final_observation"],  # not the auto-reset obs
+            terminated=terminated,
+        )
+        return state.replace(
+            obs=obs,
+            env_state=env_state,
+            buffer=buffer.add(state.buffer, transition),
+            stats=episode_stats.update(state.stats, reward, terminated | truncated),
+            env_step=state.env_step + num_envs,
+        )
+
+    def loss_fn(params, target_params, batch: Transition, gamma) -> jax.Array:
+        if config.double_q:  # one forward pass for s_{t-1} and s_t
+            q_both = network.apply(params, jnp.concatenate([batch.obs, batch.next_obs]))
+            q_tm1, q_t_online = jnp.split(q_both, 2)
+        else:
+            q_tm1, q_t_online = network.apply(params, batch.obs), None
+        q_t_target = network.apply(target_params, batch.next_obs)
+        td = losses.batched_td_errors(
+            q_tm1,
+            batch.action,
+            batch.reward,
+            losses.discount(batch.terminated, gamma),
+            q_t_target,
+            q_t_online,
+        )
+        return losses.td_loss(td, config.loss)
+
+    def init(key: jax.Array, hp: Hyperparams) -> TrainState:
+        key, k_net, k_reset, k_warmup = jax.random.split(key, 4)
+        obs, env_state = envs.vmapped_reset(env, env_params, k_reset, num_envs)
+        params = network.init(k_net, obs)
+        example = Transition(
+            obs=obs[0],
+            action=jnp.int32(0),
+            reward=jnp.float32(0),
+            next_obs=obs[0],
+            terminated=jnp.bool_(False),
+        )
+        history = jax.tree.map(
+            lambda x: jnp.zeros((config.num_periods,), x.dtype), _empty_metrics()
+        )
+        state = TrainState(
+            params=params,
+            target_params=params,
+            opt_state=optimizer(hp).init(params),
+            buffer=buffer.init(example),
+            env_state=env_state,
+            obs=obs,
+            stats=episode_stats.init(num_envs),
+            key=key,
+            env_step=jnp.int32(0),
+            iteration=jnp.int32(0),
+            period=jnp.int32(0),
+            frozen=jnp.bool_(False),
+            history=history,
+        )
+
+        def warmup_step(state: TrainState, keys: jax.Array) -> tuple[TrainState, None]:
+            action = exploration.uniform_actions(keys[0], num_envs, num_actions)
+            return collect(state, keys[1], action), None
+
+        keys = jax.random.split(k_warmup, (config.warmup_iterations, 2))
+        state, _ = jax.lax.scan(warmup_step, state, keys)
+        # Like the notebook, training-episode statistics start after the warm-up.
+        return state.replace(stats=state.stats.replace(recent_returns=state.stats.recent_returns * 0,
+                                                       finished=jnp.int32(0)))
+
+    def epsilon(state: TrainState, hp: Hyperparams) -> jax.Array:
+        return exploration.linear_epsilon(
+            (state.env_step - config.learning_starts).astype(jnp.float32),
+            hp.epsilon_start,
+            hp.epsilon_end,
+            hp.epsilon_decay_steps,
+        )
+
+    def _iteration(state: TrainState, hp: Hyperparams) -> tuple[TrainState, jax.Array]:
+        """The scan body: act in the envs, then learn from replay, then maybe update targets."""
+        tx = optimizer(hp)
+
+        def act(state: TrainState, keys: jax.Array) -> tuple[TrainState, None]:
+            q = network.apply(state.params, state.obs)  # (num_envs, num_actions)
+            action = exploration.epsilon_greedy(keys[0], q, epsilon(state, hp))
+            return collect(state, keys[1], action), None
+
+        def learn(state: TrainState, key: jax.Array) -> tuple[TrainState, jax.Array]:
+            batch = buffer.sample(key, state.buffer, config.batch_size)  # leaves (batch_size, ...)
+            loss, grads = jax.value_and_grad(loss_fn)(
+                state.params, state.target_params, batch, hp.gamma
+            )
+            updates, opt_state = tx.update(grads, state.opt_state, state.params)
+            params = optax.apply_updates(state.params, updates)
+            return state.replace(params=params, opt_state=opt_state), loss
+
+        # One split per iteration: every random call site is a loop that XLA compiles.
+        steps, grads = config.steps_per_iteration, config.gradient_steps
+        keys = jax.random.split(state.key, 1 + 2 * steps + grads)
+        key, act_keys, learn_keys = keys[0], keys[1 : 1 + 2 * steps], keys[1 + 2 * steps :]
+        state, _ = jax.lax.scan(act, state, act_keys.reshape(steps, 2))
+        state, loss = jax.lax.scan(learn, state, learn_keys)
+        iteration = state.iteration + 1
+        update_target = iteration % config.target_update_iterations == 0
+        target_params = jax.tree.map(
+            lambda online, target: jnp.where(
+                update_target, hp.tau * online + (1.0 - hp.tau) * target, target
+            ),
+            state.params,
+            state.target_params,
+        )
+        state = state.replace(key=key, iteration=iteration, target_params=target_params)
+        return state, jnp.mean(loss)
+
+    def _period(state: TrainState, hp: Hyperparams) -> TrainState:
+        """`iterations_per_period` iterations, then a greedy evaluation and a metrics row."""
+        state, loss = jax.lax.scan(
+            lambda s, _: _iteration(s, hp), state, None, length=config.iterations_per_period
+        )
+        key, k_eval = jax.random.split(state.key)
+        returns = evaluate(k_eval, state.params)  # (eval_episodes,)
+        eval_mean = jnp.mean(returns)
+        frozen = (
+            jnp.bool_(config.freeze_when_solved) & (eval_mean >= threshold)
+            if threshold is not None
+            else jnp.bool_(False)
+        )
+        row = PeriodMetrics(
+            env_step=state.env_step,
+            episode_return_mean=episode_stats.mean_recent_return(state.stats),
+            episodes=state.stats.finished,
+            loss=jnp.mean(loss),
+            epsilon=epsilon(state, hp),
+            eval_return_mean=eval_mean,
+            eval_return_std=jnp.std(returns),
+            frozen=frozen,
+        )
+        history = jax.tree.map(
+            lambda h, x: jax.lax.dynamic_update_index_in_dim(h, x, state.period, axis=0),
+            state.history,
+            row,
+        )
+        return state.replace(key=key, period=state.period + 1, frozen=frozen, history=history)
+
+    def run(state: TrainState, hp: Hyperparams, stop_period: jax.Array | int) -> TrainState:
+        """Runs eval periods until `stop_period` (at most num_periods) or the seed is frozen."""
+        stop = jnp.minimum(jnp.int32(stop_period), config.num_periods)
+        return jax.lax.while_loop(
+            lambda s: (s.period < stop) & ~s.frozen, lambda s: _period(s, hp), state
+        )
+
+    def finish(state: TrainState, hp: Hyperparams) -> TrainResult:
+        """Final greedy evaluation; periods skipped after freezing repeat the last row."""
+        del hp
+        last = jnp.maximum(state.period - 1, 0)
+        rows = jnp.minimum(jnp.arange(config.num_periods), last)
+        metrics = jax.tree.map(lambda h: h[rows], state.history)
+        final_returns = evaluate(jax.random.fold_in(state.key, 1), state.params)
+        return TrainResult(
+            config=config,
+            params=state.params,
+            metrics=metrics,
+            final_eval_returns=final_returns,
+            state=state,
+        )
+
+    return Trainer(init=init, run=run, finish=finish)
+
+
+def make_train(config: DQNConfig, env: Any = None, env_params: Any = None):
+    """Returns `train(key, hyperparams=None) -> TrainResult`, a pure, jittable function.
+
+    `env`/`env_params`: any discrete-action gymnax `Environment` (default
+    `gymnax.make(config.env_id)`). `hyperparams` (a `Hyperparams`, default
+    `config.hyperparams()`) carries the traced fields; pass it explicitly to change them
+    without recompiling, or vmap over a batch of them.
+
+        result = jax.jit(train)(jax.random.key(0))
+        results = jax.jit(jax.vmap(train))(jax.random.split(jax.random.key(0), 8))
+    """
+    trainer = make_trainer(config, env, env_params)
+
+    def train(key: jax.Array, hyperparams: Hyperparams | None = None) -> TrainResult:
+        hp = config.hyperparams() if hyperparams is None else hyperparams
+        state = trainer.init(as_run_key(key), hp)
+        state = trainer.run(state, hp, config.num_periods)
+        return trainer.finish(state, hp)
+
+    return train
+
+
+def as_run_key(key: jax.Array) -> jax.Array:
+    """The run's key: the same 64 seed bits, as a Philox4x32 key.
+
+    Accepts a typed key (`jax.random.key`) or a raw uint32[2] one (`jax.random.PRNGKey`).
+    Philox is a counter-based generator like threefry; on the CPU its sampling loops
+    compile about 1.5x faster and run about 1.4x faster (benchmarks/RESULTS.md), and a run
+    draws random numbers at every environment step (gymnax resets draw too).
+    """
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if jax.random.key_impl(key) == RUN_KEY_IMPL:
+            return key
+        key = jax.random.key_data(key)
+    if key.shape[-1:] != (2,) or key.dtype != jnp.uint32:
+        raise ValueError(
+            f"key: expected jax.random.key(seed) or a uint32[2] PRNGKey, got {key.dtype}{list(key.shape)}"
+        )
+    return jax.random.wrap_key_data(key, impl=RUN_KEY_IMPL)
+
+
+RUN_KEY_IMPL = "philox4x32"
+
+
+def _empty_metrics() -> PeriodMetrics:
+    return PeriodMetrics(
+        env_step=jnp.int32(0),
+        episode_return_mean=jnp.float32(0),
+        episodes=jnp.int32(0),
+        loss=jnp.float32(0),
+        epsilon=jnp.float32(0),
+        eval_return_mean=jnp.float32(0),
+        eval_return_std=jnp.float32(0),
+        frozen=jnp.bool_(False),
+    )

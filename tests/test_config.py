@@ -1,0 +1,100 @@
+import json
+
+import pytest
+
+import purejaxdqn
+from purejaxdqn import config as config_mod
+from purejaxdqn.config import DQNConfig
+
+ISSUE_FIELDS = (
+    "env_id total_timesteps num_envs buffer_size batch_size learning_starts train_frequency "
+    "gradient_steps target_update_frequency tau gamma learning_rate max_grad_norm epsilon_start "
+    "epsilon_end epsilon_decay_steps hidden_sizes activation double_q loss eval_frequency "
+    "eval_episodes"
+).split()
+
+
+def test_public_field_names_are_kept():
+    assert set(ISSUE_FIELDS) <= set(config_mod.field_names())
+
+
+def test_static_and_traced_fields_are_documented():
+    traced = set(config_mod.traced_fields())
+    assert {"learning_rate", "gamma", "epsilon_start", "epsilon_end", "tau"} <= traced
+    assert {"num_envs", "buffer_size", "batch_size", "hidden_sizes", "total_timesteps"} <= set(
+        config_mod.static_fields()
+    )
+    assert traced.isdisjoint(config_mod.static_fields())
+    assert set(purejaxdqn.Hyperparams._fields) == traced
+
+
+@pytest.mark.parametrize("preset", ["notebook", "cartpole"])
+def test_json_round_trip(preset):
+    cfg = purejaxdqn.presets.get(preset)
+    text = cfg.to_json()
+    assert DQNConfig.from_json(text) == cfg
+    assert DQNConfig.from_dict(json.loads(text)) == cfg
+
+
+def test_notebook_preset_is_the_notebooks_hyperparameters():
+    c = purejaxdqn.presets.notebook()
+    assert (c.hidden_sizes, c.activation, c.learning_rate, c.batch_size) == ((64,), "relu", 1e-4, 32)
+    assert (c.buffer_size, c.learning_starts, c.gamma, c.loss) == (50_000, 1_000, 0.99, "mse")
+    assert (c.epsilon_start, c.epsilon_end, c.epsilon_decay_steps) == (1.0, 0.01, 100_000)
+    assert (c.target_update_frequency, c.tau, c.train_frequency, c.gradient_steps) == (
+        1_000,
+        1.0,
+        1,
+        1,
+    )
+    assert (c.num_envs, c.double_q, c.max_grad_norm) == (1, False, None)
+
+
+@pytest.mark.parametrize(
+    "changes, field, allowed",
+    [
+        (dict(env_id="NoSuchEnv-v0"), "env_id", "CartPole-v1"),
+        (dict(batch_size=1024, buffer_size=512), "batch_size", "<= buffer_size"),
+        (dict(num_envs=0), "num_envs", "positive integer"),
+        (dict(buffer_size=-5), "buffer_size", "positive integer"),
+        (dict(gamma=1.5), "gamma", r"\[0.0, 1.0\]"),
+        (dict(gamma=-0.1), "gamma", r"\[0.0, 1.0\]"),
+        (dict(epsilon_end=2.0), "epsilon_end", r"\[0.0, 1.0\]"),
+        (dict(tau=0.0), "tau", r"\(0, 1\]"),
+        (dict(learning_rate=0.0), "learning_rate", "> 0"),
+        (dict(max_grad_norm=-1.0), "max_grad_norm", "> 0 or None"),
+        (dict(hidden_sizes=()), "hidden_sizes", "positive widths"),
+        (dict(activation="sigmoidish"), "activation", "relu"),
+        (dict(loss="l1"), "loss", "mse"),
+        (dict(num_envs=3), "learning_starts", "multiple of num_envs"),
+        (dict(train_frequency=6), "train_frequency", "multiple of num_envs"),
+        (dict(target_update_frequency=502), "target_update_frequency", "multiple of train_frequency"),
+        (dict(eval_frequency=5002), "eval_frequency", "multiple of train_frequency"),
+        (dict(total_timesteps=3_000), "total_timesteps", ">= learning_starts \\+ eval_frequency"),
+        (dict(learning_starts=32, batch_size=64), "learning_starts", ">= batch_size"),
+        (dict(double_q="yes"), "double_q", "true or false"),
+        (dict(env_id="Pendulum-v1", solve_threshold=None, freeze_when_solved=True), "solve_threshold", "no registered threshold"),
+    ],
+)
+def test_validation_names_field_and_range(changes, field, allowed):
+    with pytest.raises(ValueError, match=rf"^{field}: .*{allowed}"):
+        purejaxdqn.presets.cartpole().replace(**changes)
+
+
+def test_replace_and_from_dict_reject_unknown_fields():
+    with pytest.raises(ValueError, match="^learnin_rate: not a DQNConfig field"):
+        DQNConfig().replace(learnin_rate=1e-3)
+    with pytest.raises(ValueError, match="^bogus: not a DQNConfig field"):
+        DQNConfig.from_dict({"bogus": 1})
+
+
+def test_config_is_frozen():
+    with pytest.raises(Exception):
+        DQNConfig().gamma = 0.5  # type: ignore[misc]
+
+
+def test_derived_counts():
+    c = DQNConfig(total_timesteps=26_500, learning_starts=1_000, eval_frequency=5_000)
+    assert c.num_periods == 5  # 25_500 // 5_000: the remainder is dropped
+    assert c.warmup_iterations == 1_000 // c.num_envs
+    assert c.iterations_per_period == 5_000 // c.train_frequency

@@ -1,0 +1,149 @@
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import tiny_config
+
+import purejaxdqn
+from purejaxdqn.train import as_run_key
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return tiny_config()
+
+
+@pytest.fixture(scope="module")
+def vmapped(cfg):
+    train = purejaxdqn.make_train(cfg)
+    keys = jax.random.split(jax.random.key(0), 3)
+    return keys, jax.jit(jax.vmap(train))(keys)
+
+
+def as_numpy(x):
+    if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+        x = jax.random.key_data(x)
+    return np.asarray(x)
+
+
+def leaves_equal(a, b):
+    return all(np.array_equal(as_numpy(x), as_numpy(y)) for x, y in
+               zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+
+def test_result_shapes(cfg, vmapped):
+    _, r = vmapped
+    chex.assert_shape(r.final_eval_returns, (3, cfg.eval_episodes))
+    for leaf in r.metrics:
+        chex.assert_shape(leaf, (3, cfg.num_periods))
+    steps = np.asarray(r.metrics.env_step)
+    expected = cfg.learning_starts + cfg.eval_frequency * np.arange(1, cfg.num_periods + 1)
+    np.testing.assert_array_equal(steps, np.tile(expected, (3, 1)))
+    assert np.all(np.isfinite(np.asarray(r.metrics.loss)))
+
+
+def test_same_key_gives_identical_results(cfg):
+    train = jax.jit(purejaxdqn.make_train(cfg))
+    a = train(jax.random.key(7))
+    b = train(jax.random.key(7))
+    c = jax.jit(purejaxdqn.make_train(cfg))(jax.random.key(7))  # a fresh compile too
+    assert leaves_equal(a, b) and leaves_equal(a, c)
+
+
+def test_vmapped_seeds_are_independent_and_match_single_runs(cfg, vmapped):
+    keys, r = vmapped
+    p = [np.asarray(x) for x in jax.tree.leaves(r.params)]
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert not np.array_equal(p[0][i], p[0][j])  # different network inits
+    init_obs = np.asarray(r.state.buffer.storage.obs[:, 0])
+    assert len({tuple(o) for o in init_obs}) == 3  # different env resets
+    single = jax.jit(purejaxdqn.make_train(cfg))(keys[1])
+    # Same key, same run: a seed's result does not depend on its neighbours in the batch.
+    for a, b in zip(jax.tree.leaves(single.params), jax.tree.leaves(r.params), strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b)[1], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(
+        np.asarray(single.metrics.env_step), np.asarray(r.metrics.env_step)[1]
+    )
+
+
+def test_no_retracing_across_keys_and_traced_hyperparameters(cfg):
+    traces = 0
+    train = purejaxdqn.make_train(cfg)
+
+    def counted(key, hp):
+        nonlocal traces
+        traces += 1
+        return train(key, hp)
+
+    jitted = jax.jit(counted)
+    hp = cfg.hyperparams()
+    jitted(jax.random.key(0), hp)
+    jitted(jax.random.key(1), hp)
+    jitted(jax.random.key(1), hp._replace(learning_rate=jnp.float32(3e-4), gamma=jnp.float32(0.9)))
+    jitted(jax.random.key(2), cfg.replace(tau=0.5, epsilon_end=0.1).hyperparams())
+    assert traces == 1
+
+
+def test_traced_hyperparameters_change_the_run(cfg):
+    train = jax.jit(purejaxdqn.make_train(cfg))
+    hp = cfg.hyperparams()
+    a = train(jax.random.key(0), hp)
+    b = train(jax.random.key(0), hp._replace(learning_rate=jnp.float32(1e-2)))
+    assert not leaves_equal(a.params, b.params)
+
+
+def test_vmap_over_hyperparameters(cfg):
+    train = purejaxdqn.make_train(cfg)
+    hps = jax.tree.map(lambda *x: jnp.stack(x), cfg.hyperparams(),
+                       cfg.replace(learning_rate=1e-2).hyperparams())
+    r = jax.jit(jax.vmap(train, in_axes=(None, 0)))(jax.random.key(0), hps)
+    single = jax.jit(train)(jax.random.key(0), cfg.replace(learning_rate=1e-2).hyperparams())
+    np.testing.assert_allclose(
+        np.asarray(jax.tree.leaves(r.params)[0][1]),
+        np.asarray(jax.tree.leaves(single.params)[0]),
+        rtol=1e-5, atol=1e-6,
+    )
+
+
+def test_raw_and_typed_keys_seed_the_same_run():
+    raw = jax.random.PRNGKey(3)
+    typed = jax.random.key(3)
+    assert np.array_equal(
+        np.asarray(jax.random.key_data(as_run_key(raw))),
+        np.asarray(jax.random.key_data(as_run_key(typed))),
+    )
+    with pytest.raises(ValueError, match="^key: "):
+        as_run_key(jnp.zeros((3,), jnp.uint32))
+
+
+def test_continuous_action_env_is_refused():
+    with pytest.raises(ValueError, match="Discrete"):
+        purejaxdqn.make_train(purejaxdqn.DQNConfig(env_id="Pendulum-v1"))
+
+
+def test_chunked_run_equals_single_call(cfg):
+    """Running the periods in chunks (as a runner with progress would) changes nothing."""
+    trainer = purejaxdqn.make_trainer(cfg)
+    hp = cfg.hyperparams()
+    key = as_run_key(jax.random.key(5))
+    init = jax.jit(trainer.init)
+    run = jax.jit(trainer.run)
+    state = init(key, hp)
+    for stop in range(1, cfg.num_periods + 1):
+        state = run(state, hp, stop)
+    chunked = jax.jit(trainer.finish)(state, hp)
+    whole = jax.jit(purejaxdqn.make_train(cfg))(jax.random.key(5))
+    assert leaves_equal(chunked, whole)
+
+
+def test_frozen_seed_stops_learning_and_repeats_its_last_row():
+    # A threshold every greedy policy reaches: the seed freezes after its first period.
+    cfg = tiny_config(solve_threshold=0.0, freeze_when_solved=True)
+    r = jax.jit(purejaxdqn.make_train(cfg))(jax.random.key(0))
+    frozen = np.asarray(r.metrics.frozen)
+    assert frozen.all()
+    steps = np.asarray(r.metrics.env_step)
+    assert np.all(steps == cfg.learning_starts + cfg.eval_frequency)  # no steps after freezing
+    assert int(r.state.period) == 1

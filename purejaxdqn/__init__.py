@@ -1,6 +1,7 @@
 """purejaxdqn: deep Q-learning in pure, functional JAX."""
 
 from purejaxdqn import presets
+from purejaxdqn.compilation_cache import enable_compilation_cache
 from purejaxdqn.config import DQNConfig, Hyperparams
 from purejaxdqn.policy import greedy_policy
 from purejaxdqn.reporting import seed_summaries
@@ -14,6 +15,7 @@ __all__ = [
     "PeriodMetrics",
     "TrainResult",
     "TrainState",
+    "enable_compilation_cache",
     "greedy_policy",
     "make_train",
     "make_trainer",

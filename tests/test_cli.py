@@ -1,0 +1,95 @@
+"""The `purejaxdqn` command, run as a user would: in a subprocess."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+TINY = [
+    "--set", "total_timesteps=1400", "--set", "num_envs=2", "--set", "buffer_size=400",
+    "--set", "batch_size=16", "--set", "learning_starts=200", "--set", "eval_frequency=400",
+    "--set", "eval_episodes=4", "--set", "hidden_sizes=16", "--set", "target_update_frequency=40",
+]
+
+
+def run_cli(*args, cwd=None):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    return subprocess.run(
+        [sys.executable, "-m", "purejaxdqn", *args],
+        capture_output=True, text=True, cwd=cwd, env=env, timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    proc = run_cli("train", "--seeds", "2", "--out", str(out), "--no-progress", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def test_train_writes_a_run_directory(run_dir):
+    out, proc = run_dir
+    assert "2 seeds" in proc.stdout
+    config = json.loads((out / "config.json").read_text())
+    assert config["total_timesteps"] == 1400 and config["hidden_sizes"] == [16]
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("env_id", "num_seeds", "total_timesteps", "final_eval_return", "solved",
+                "solve_env_step", "compile_time_s", "wall_time_s", "env_steps_per_s", "versions"):
+        assert key in summary
+    assert summary["num_seeds"] == 2 and len(summary["final_eval_return"]) == 2
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert len(rows) == 2 * 3  # 2 seeds x 3 eval periods
+    assert {"seed", "env_step", "episode_return_mean", "eval_return_mean", "loss", "epsilon",
+            "wall_time_s"} <= set(rows[0])
+    assert (out / "learning_curve.png").stat().st_size > 10_000
+
+
+def test_config_json_round_trips_through_the_command(run_dir, tmp_path):
+    out, _ = run_dir
+    again = tmp_path / "again"
+    proc = run_cli("train", "--config", str(out / "config.json"), "--seeds", "2", "--out",
+                   str(again), "--no-progress", "--no-plot")
+    assert proc.returncode == 0, proc.stderr
+    # same config, same seeds: the same results
+    a = json.loads((out / "summary.json").read_text())["final_eval_return"]
+    b = json.loads((again / "summary.json").read_text())["final_eval_return"]
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--env", "NoSuchEnv-v0"], "env_id: unknown environment 'NoSuchEnv-v0'"),
+        (["--preset", "nope"], "preset: unknown preset 'nope'"),
+        (["--set", "learnin_rate=1e-3"], "--set learnin_rate: not a DQNConfig field"),
+        (["--set", "gamma=2"], "gamma: must be in [0.0, 1.0]"),
+        (["--set", "batch_size=100000"], "batch_size: must be <= buffer_size"),
+        (["--set", "gamma"], "expected FIELD=VALUE"),
+        (["--config", "/no/such/config.json"], "no such file"),
+        (["--env", "Pendulum-v1"], "Discrete"),
+    ],
+)
+def test_bad_input_is_one_line_error(args, message, tmp_path):
+    proc = run_cli("train", "--out", str(tmp_path / "x"), "--no-progress", *args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert message in lines[0]
+
+
+def test_refuses_to_overwrite_a_run_without_force(run_dir):
+    out, _ = run_dir
+    before = (out / "summary.json").read_text()
+    proc = run_cli("train", "--out", str(out), "--no-progress", *TINY)
+    assert proc.returncode == 2 and "--force" in proc.stderr
+    assert (out / "summary.json").read_text() == before
+
+
+def test_help_lists_defaults():
+    proc = run_cli("train", "--help")
+    assert proc.returncode == 0
+    assert "(default: cartpole)" in proc.stdout and "--total-timesteps" in proc.stdout

@@ -24,6 +24,11 @@ def init(num_envs: int) -> EpisodeStats:
     )
 
 
+def clear_window(stats: EpisodeStats) -> EpisodeStats:
+    """Forgets finished episodes; episodes in progress keep their running returns."""
+    return stats.replace(recent_returns=jnp.zeros_like(stats.recent_returns), finished=jnp.int32(0))
+
+
 def update(stats: EpisodeStats, reward: jax.Array, done: jax.Array) -> EpisodeStats:
     """Adds one vectorized step: reward (num_envs,), done (num_envs,) = terminated | truncated."""
     returns = stats.running_return + reward

@@ -44,9 +44,9 @@ def cartpole() -> DQNConfig:
 
     The DQNConfig defaults (4 envs, Double DQN, 64 x 64 ReLU, batch 64, one update per
     4 env steps, hard target copy every 500 steps, epsilon 1 -> 0.05 over 20k steps) with
-    Adam 2e-3, and solved seeds frozen so that the run ends once all have solved.
+    Adam 3e-3, and solved seeds frozen so that the run ends once all have solved.
     """
-    return DQNConfig(env_id="CartPole-v1", learning_rate=2e-3, freeze_when_solved=True)
+    return DQNConfig(env_id="CartPole-v1", learning_rate=3e-3, freeze_when_solved=True)
 
 
 PRESETS = {"notebook": notebook, "cartpole": cartpole}

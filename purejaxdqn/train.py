@@ -176,8 +176,7 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         keys = jax.random.split(k_warmup, (config.warmup_iterations, 2))
         state, _ = jax.lax.scan(warmup_step, state, keys)
         # Like the notebook, training-episode statistics start after the warm-up.
-        return state.replace(stats=state.stats.replace(recent_returns=state.stats.recent_returns * 0,
-                                                       finished=jnp.int32(0)))
+        return state.replace(stats=episode_stats.clear_window(state.stats))
 
     def epsilon(state: TrainState, hp: Hyperparams) -> jax.Array:
         return exploration.linear_epsilon(

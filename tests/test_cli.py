@@ -70,7 +70,8 @@ def test_config_json_round_trips_through_the_command(run_dir, tmp_path):
         (["--set", "batch_size=100000"], "batch_size: must be <= buffer_size"),
         (["--set", "gamma"], "expected FIELD=VALUE"),
         (["--config", "/no/such/config.json"], "no such file"),
-        (["--env", "Pendulum-v1"], "Discrete"),
+        (["--env", "Pendulum-v1", "--solve-threshold", "-200"], "Discrete"),
+        (["--env", "Catch-bsuite"], "solve_threshold: Catch-bsuite has no registered threshold"),
     ],
 )
 def test_bad_input_is_one_line_error(args, message, tmp_path):

@@ -147,3 +147,25 @@ def test_frozen_seed_stops_learning_and_repeats_its_last_row():
     steps = np.asarray(r.metrics.env_step)
     assert np.all(steps == cfg.learning_starts + cfg.eval_frequency)  # no steps after freezing
     assert int(r.state.period) == 1
+
+
+def test_frozen_seeds_under_vmap_match_their_single_runs():
+    """Seeds that freeze at different periods: the batched early exit changes no seed."""
+    cfg = tiny_config(total_timesteps=200 + 400 * 6, solve_threshold=25.0, freeze_when_solved=True)
+    train = purejaxdqn.make_train(cfg)
+    keys = jax.random.split(jax.random.key(11), 4)
+    batched = jax.jit(jax.vmap(train))(keys)
+    periods = np.asarray(batched.state.period)
+    assert len(set(periods.tolist())) > 1, periods  # the seeds really stop at different times
+    single = jax.jit(train)
+    for i, key in enumerate(keys):
+        alone = single(key)
+        assert int(alone.state.period) == periods[i]
+        np.testing.assert_array_equal(
+            np.asarray(alone.metrics.env_step), np.asarray(batched.metrics.env_step)[i]
+        )
+        for a, b in zip(jax.tree.leaves(alone.params), jax.tree.leaves(batched.params), strict=True):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b)[i], rtol=1e-5, atol=1e-6)
+        # a frozen seed's later rows repeat its last trained row
+        frozen_rows = np.asarray(batched.metrics.eval_return_mean)[i, periods[i] - 1 :]
+        assert np.all(frozen_rows == frozen_rows[0])

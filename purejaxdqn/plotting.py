@@ -11,7 +11,8 @@ from purejaxdqn.train import TrainResult
 
 def plot_learning_curve(result: TrainResult, path: Path) -> None:
     """Greedy eval return vs env steps: one faint line per seed, the mean bold with a 95%
-    confidence band (normal approximation over seeds), and the solve threshold dashed.
+    confidence band (normal approximation over seeds, clipped to the seeds' range), and the
+    solve threshold dashed.
 
     A frozen (solved) seed keeps the return of its frozen policy for the rest of the grid.
     """
@@ -24,6 +25,7 @@ def plot_learning_curve(result: TrainResult, path: Path) -> None:
     returns = np.asarray(result.metrics.eval_return_mean)
     if returns.ndim == 1:
         returns = returns[None]
+    returns = returns[:, : int(np.max(result.state.period))]  # the run ended when all froze
     grid = config.learning_starts + config.eval_frequency * np.arange(1, returns.shape[1] + 1)
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     for r in returns:
@@ -31,7 +33,8 @@ def plot_learning_curve(result: TrainResult, path: Path) -> None:
     mean = returns.mean(0)
     half = 1.96 * returns.std(0, ddof=1) / np.sqrt(len(returns)) if len(returns) > 1 else 0 * mean
     ax.plot(grid, mean, color="tab:blue", lw=2.5, label=f"mean of {len(returns)} seeds")
-    ax.fill_between(grid, mean - half, mean + half, color="tab:blue", alpha=0.2, label="95% CI")
+    low, high = np.maximum(mean - half, returns.min(0)), np.minimum(mean + half, returns.max(0))
+    ax.fill_between(grid, low, high, color="tab:blue", alpha=0.2, label="95% CI")
     threshold = config.resolved_solve_threshold
     if threshold is not None:
         ax.axhline(threshold, color="tab:red", ls="--", lw=1, label=f"solved ({threshold:g})")

@@ -41,7 +41,8 @@ def metrics_rows(result: TrainResult, wall_time_s: float) -> list[dict[str, Any]
     """One row per seed per period the seed actually trained (not after it froze)."""
     m = {k: np.asarray(v) for k, v in result.metrics._asdict().items()}
     periods_run = np.asarray(result.state.period)
-    num_seeds, num_periods = m["env_step"].shape
+    num_seeds = m["env_step"].shape[0]
+    periods_in_run = max(int(periods_run.max()), 1)  # the program returned after these
     rows = []
     for s in range(num_seeds):
         for p in range(int(periods_run[s])):
@@ -57,8 +58,8 @@ def metrics_rows(result: TrainResult, wall_time_s: float) -> list[dict[str, Any]
                     "loss": float(m["loss"][s, p]),
                     "epsilon": float(m["epsilon"][s, p]),
                     "frozen": bool(m["frozen"][s, p]),
-                    # one compiled program: wall time is apportioned by period
-                    "wall_time_s": round(wall_time_s * (p + 1) / num_periods, 4),
+                    # chunks of compiled periods: wall time is apportioned by period
+                    "wall_time_s": round(wall_time_s * (p + 1) / periods_in_run, 4),
                 }
             )
     return rows

@@ -15,7 +15,7 @@ import numpy as np
 
 from purejaxdqn.compilation_cache import enable_compilation_cache
 from purejaxdqn.config import DQNConfig
-from purejaxdqn.train import TrainResult, as_run_key, make_trainer
+from purejaxdqn.train import TrainResult, make_trainer
 
 
 def run_training(
@@ -31,7 +31,7 @@ def run_training(
     enable_compilation_cache()
     trainer = make_trainer(config, env, env_params)
     hp = config.hyperparams()
-    keys = jax.vmap(as_run_key)(jax.random.split(jax.random.key(seed), num_seeds))
+    keys = jax.random.split(jax.random.key(seed), num_seeds)
     init = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))
     run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None, None)))
     finish = jax.jit(jax.vmap(trainer.finish, in_axes=(0, None)))

@@ -76,7 +76,7 @@ class TrainResult:
 class Trainer(NamedTuple):
     """The pieces of `train`, for running a training in chunks (same result as one call)."""
 
-    init: Any  # (key, hyperparams) -> TrainState, warm-up done
+    init: Any  # (key, hyperparams) -> TrainState, warm-up done (any key: see as_run_key)
     run: Any  # (state, hyperparams, stop_period) -> TrainState
     finish: Any  # (state, hyperparams) -> TrainResult
 
@@ -140,7 +140,7 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         return losses.td_loss(td, config.loss)
 
     def init(key: jax.Array, hp: Hyperparams) -> TrainState:
-        key, k_net, k_reset, k_warmup = jax.random.split(key, 4)
+        key, k_net, k_reset, k_warmup = jax.random.split(as_run_key(key), 4)
         obs, env_state = envs.vmapped_reset(env, env_params, k_reset, num_envs)
         params = network.init(k_net, obs)
         example = Transition(
@@ -292,7 +292,7 @@ def make_train(config: DQNConfig, env: Any = None, env_params: Any = None):
 
     def train(key: jax.Array, hyperparams: Hyperparams | None = None) -> TrainResult:
         hp = config.hyperparams() if hyperparams is None else hyperparams
-        state = trainer.init(as_run_key(key), hp)
+        state = trainer.init(key, hp)
         state = trainer.run(state, hp, config.num_periods)
         return trainer.finish(state, hp)
 

@@ -127,7 +127,7 @@ def test_chunked_run_equals_single_call(cfg):
     """Running the periods in chunks (as a runner with progress would) changes nothing."""
     trainer = purejaxdqn.make_trainer(cfg)
     hp = cfg.hyperparams()
-    key = as_run_key(jax.random.key(5))
+    key = jax.random.key(5)
     init = jax.jit(trainer.init)
     run = jax.jit(trainer.run)
     state = init(key, hp)

@@ -19,6 +19,16 @@ def make_env(env_id: str) -> tuple[Any, Any]:
     return gymnax.make(env_id)
 
 
+def resolve(env_id: str, env: Any = None, env_params: Any = None) -> tuple[Any, Any]:
+    """The env to train on: `env` if given (any gymnax Environment), else `gymnax.make(env_id)`;
+    `env_params` default to the env's own."""
+    if env is None:
+        env, default_params = make_env(env_id)
+    else:
+        default_params = env.default_params
+    return env, default_params if env_params is None else env_params
+
+
 def num_discrete_actions(env: Any, env_params: Any) -> int:
     """Number of actions of a discrete-action env; a clear error for any other."""
     space = env.action_space(env_params)

@@ -22,11 +22,7 @@ def greedy_policy(
     `env`/`env_params` are needed only for an environment not built from `config.env_id`.
     """
     config = result.config
-    if env is None:
-        env, default_params = envs.make_env(config.env_id)
-        env_params = default_params if env_params is None else env_params
-    elif env_params is None:
-        env_params = env.default_params
+    env, env_params = envs.resolve(config.env_id, env, env_params)
     obs_shape = tuple(env.observation_space(env_params).shape)
     network = make_q_network(
         envs.num_discrete_actions(env, env_params),

@@ -83,11 +83,7 @@ class Trainer(NamedTuple):
 
 def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> Trainer:
     """Builds the pure functions of a run; `make_train` composes them."""
-    if env is None:
-        env, default_params = envs.make_env(config.env_id)
-        env_params = default_params if env_params is None else env_params
-    elif env_params is None:
-        env_params = env.default_params
+    env, env_params = envs.resolve(config.env_id, env, env_params)
     num_actions = envs.num_discrete_actions(env, env_params)
     obs_shape = env.observation_space(env_params).shape
 

@@ -16,6 +16,23 @@ def test_cartpole_preset_solves_cartpole_one_seed():
     assert summary["solved"] and summary["solve_env_step"] is not None
     assert np.asarray(result.final_eval_returns).shape == (config.eval_episodes,)
 
+    # The notebook's last cell: the greedy agent plays gymnasium's own CartPole-v1 in a
+    # plain Python loop (gymnasium comes with gymnax).
+    import gymnasium
+
+    policy = purejaxdqn.greedy_policy(result)
+    env = gymnasium.make("CartPole-v1")
+    returns = []
+    for episode in range(3):
+        obs, _ = env.reset(seed=episode)
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = env.step(policy(obs))
+            total += reward
+            done = terminated or truncated
+        returns.append(total)
+    assert np.mean(returns) >= 475.0, returns
+
 
 @pytest.mark.slow
 def test_cartpole_preset_solves_at_least_7_of_8_seeds():

@@ -37,18 +37,3 @@ def test_seed_index_and_obs_shape_are_checked(results):
         purejaxdqn.greedy_policy(single, seed_index=1)
     with pytest.raises(ValueError, match="obs: expected shape"):
         purejaxdqn.greedy_policy(single)(np.zeros(3))
-
-
-def test_policy_plays_gymnax_cartpole_outside_jax(results):
-    """The notebook's last cell: act in a plain Python loop."""
-    import gymnax
-
-    _, single, _ = results
-    env, params = gymnax.make("CartPole-v1")
-    policy = purejaxdqn.greedy_policy(single)
-    key = jax.random.key(0)
-    obs, state = env.reset(key, params)
-    for _ in range(20):
-        key, k = jax.random.split(key)
-        obs, state, reward, terminated, truncated, _ = env.step(k, state, policy(np.asarray(obs)), params)
-    assert float(reward) in (0.0, 1.0)

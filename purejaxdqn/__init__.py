@@ -3,7 +3,7 @@
 from purejaxdqn import presets
 from purejaxdqn.compilation_cache import enable_compilation_cache
 from purejaxdqn.config import DQNConfig, Hyperparams
-from purejaxdqn.policy import greedy_policy
+from purejaxdqn.policy import greedy_policy, load_policy
 from purejaxdqn.reporting import seed_summaries
 from purejaxdqn.train import PeriodMetrics, TrainResult, TrainState, make_train, make_trainer
 
@@ -17,6 +17,7 @@ __all__ = [
     "TrainState",
     "enable_compilation_cache",
     "greedy_policy",
+    "load_policy",
     "make_train",
     "make_trainer",
     "presets",

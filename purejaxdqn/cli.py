@@ -11,6 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from purejaxdqn import __version__
 from purejaxdqn import config as config_mod
 
 
@@ -63,7 +66,49 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--no-plot", action="store_true", help="skip learning_curve.png (no matplotlib needed)"
     )
+    train.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its latest checkpoint (takes no other config flags)",
+    )
     train.set_defaults(handler=cmd_train)
+
+    ev = sub.add_parser(
+        "eval", help="greedy return of each seed of a saved run", formatter_class=fmt
+    )
+    ev.add_argument("run_dir", type=Path, help="a run directory written by `purejaxdqn train`")
+    ev.add_argument("--episodes", type=int, default=100, help="fresh episodes per seed")
+    ev.add_argument(
+        "--backend",
+        choices=("gymnax", "gymnasium"),
+        default="gymnax",
+        help="gymnax (vmapped, in JAX) or gymnasium's own environment (a Python loop)",
+    )
+    ev.add_argument("--seed", type=int, default=0, help="random seed of the evaluation episodes")
+    ev.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ev.set_defaults(handler=cmd_eval)
+
+    watch = sub.add_parser(
+        "watch", help="render one greedy episode of a saved run to a GIF", formatter_class=fmt
+    )
+    watch.add_argument("run_dir", type=Path, help="a run directory written by `purejaxdqn train`")
+    watch.add_argument("--seed-index", type=int, default=0, help="which seed's agent plays")
+    watch.add_argument("--out", type=Path, default=Path("agent.gif"), help="GIF file to write")
+    watch.add_argument("--seed", type=int, default=0, help="random seed of the episode")
+    watch.add_argument("--max-steps", type=int, default=500, help="stop the episode after this")
+    watch.add_argument("--human", action="store_true", help="also show it in a window")
+    watch.set_defaults(handler=cmd_watch)
+
+    inspect = sub.add_parser(
+        "inspect",
+        help="an environment's spaces and a random policy's return",
+        formatter_class=fmt,
+    )
+    inspect.add_argument("env_id", help="gymnax environment id, e.g. CartPole-v1")
+    inspect.add_argument("--episodes", type=int, default=100, help="random-policy episodes")
+    inspect.add_argument("--seed", type=int, default=0, help="random seed")
+    inspect.set_defaults(handler=cmd_inspect)
     return parser
 
 
@@ -128,27 +173,258 @@ def resolve_config(args: argparse.Namespace) -> config_mod.DQNConfig:
 
 # ------------------------------------------------------------------- train
 
+_CONFIG_FLAGS = ("config", "env", "total_timesteps", "solve_threshold", "out")
+
 
 def cmd_train(args: argparse.Namespace) -> int:
-    cfg = resolve_config(args)
-    if args.seeds < 1:
-        raise UsageError(f"--seeds: must be >= 1, got {args.seeds}")
-    if args.chunks < 1:
-        raise UsageError(f"--chunks: must be >= 1, got {args.chunks}")
-    out = args.out or Path("runs") / f"{cfg.env_id}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if out.exists() and any(out.iterdir()) and not args.force:
-        raise UsageError(f"--out {out}: already exists and is not empty; pass --force to overwrite")
+    import signal
 
-    from purejaxdqn import run_dir
-    from purejaxdqn.runner import run_training
+    from purejaxdqn import checkpoint, run_dir
+    from purejaxdqn.runner import ChunkedRun, describe, progress_bar
 
-    result, timings = run_training(cfg, args.seeds, args.seed, args.chunks, not args.no_progress)
-    out.mkdir(parents=True, exist_ok=True)
+    if args.resume is not None:
+        given = [f"--{f.replace('_', '-')}" for f in _CONFIG_FLAGS if getattr(args, f) is not None]
+        if args.set:
+            given.append("--set")
+        if given:
+            raise UsageError(f"--resume continues a run as it was configured; drop {' '.join(given)}")
+        out = args.resume
+        cfg, info = run_dir.load_run(out)
+        if (out / "summary.json").exists():
+            raise UsageError(f"--resume {out}: the run has finished already (summary.json exists)")
+        runner = ChunkedRun(cfg, info["num_seeds"], info["seed"], info["chunks"])
+        ckpt = run_dir.checkpoint_path(out)
+        header = checkpoint.read_header(ckpt)
+        run_dir.check_header(header, cfg, ckpt)
+        state, _ = checkpoint.load(ckpt, runner.template)
+        compile_s = runner.compile()
+        spent = {k: float(header.get(k, 0.0)) for k in ("wall_time_s", "compile_time_s")}
+    else:
+        cfg = resolve_config(args)
+        out = args.out or Path("runs") / f"{cfg.env_id}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if out.exists() and any(out.iterdir()) and not args.force:
+            raise UsageError(f"--out {out}: already exists and is not empty; pass --force to overwrite")
+        info = {"num_seeds": args.seeds, "seed": args.seed, "chunks": args.chunks}
+        runner = ChunkedRun(cfg, args.seeds, args.seed, args.chunks)  # validates before writing
+        if out.exists():
+            for stale in ("summary.json", "metrics.csv", "learning_curve.png"):
+                (out / stale).unlink(missing_ok=True)
+        run_dir.start(out, cfg, info)
+        compile_s = runner.compile()
+        state = None
+        spent = {"wall_time_s": 0.0, "compile_time_s": 0.0}
+
+    # Ctrl-C or SIGTERM: finish the chunk in flight, checkpoint, exit. A second one kills.
+    stop: list[int] = []
+
+    def request_stop(signum, frame):
+        stop.append(signum)
+        signal.signal(signum, signal.SIG_DFL)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, request_stop)
+
+    start = time.perf_counter()
+    if state is None:
+        state = runner.init()
+    bar = None if args.no_progress else progress_bar(cfg, runner.num_seeds, int(np.sum(state.env_step)))
+
+    def save(state) -> None:
+        checkpoint.save(
+            out / run_dir.CHECKPOINTS,
+            state,
+            {
+                "config": cfg.to_dict(),
+                "run": info,
+                "purejaxdqn": __version__,
+                "period": int(np.max(np.asarray(state.period))),
+                "wall_time_s": spent["wall_time_s"] + time.perf_counter() - start,
+                "compile_time_s": spent["compile_time_s"] + compile_s,
+            },
+        )
+
+    def after_chunk(state) -> bool:
+        save(state)
+        if bar is not None:
+            bar.n = int(np.sum(np.asarray(state.env_step)))
+            bar.set_postfix(describe(state))
+            bar.refresh()
+        return not stop
+
+    save(state)
+    state = runner.run(state, after_chunk) if not stop else state
+    if bar is not None:
+        bar.close()
+    if stop and not runner.is_done(state):
+        save(state)
+        steps = int(np.max(np.asarray(state.env_step)))
+        print(
+            f"purejaxdqn train: stopped at env step {steps} per seed; checkpoint saved. "
+            f"Continue with: purejaxdqn train --resume {out}",
+            file=sys.stderr,
+        )
+        return 128 + stop[0]
+    result = runner.finish(state)
+    wall = spent["wall_time_s"] + time.perf_counter() - start
+    timings = {
+        "compile_time_s": spent["compile_time_s"] + compile_s,
+        "wall_time_s": wall,
+        "env_steps_per_s": float(np.sum(np.asarray(state.env_step))) / wall,
+    }
     summary = run_dir.write(out, cfg, result, timings, plot=not args.no_plot)
     print(run_dir.format_summary(summary))
     print(f"run directory: {out}")
     return 0
 
+
+# -------------------------------------------------------------------- eval
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import jax
+
+    from purejaxdqn import run_dir
+    from purejaxdqn.policy import policy_from_params, select_seed
+
+    if args.episodes < 1:
+        raise UsageError(f"--episodes: must be >= 1, got {args.episodes}")
+    cfg, params = run_dir.load_params(args.run_dir)
+    num_seeds = jax.tree.leaves(params)[0].shape[0]
+    if args.backend == "gymnax":
+        returns = _gymnax_returns(cfg, params, args.episodes, args.seed)
+    else:
+        try:
+            import gymnasium
+        except ImportError:
+            raise UsageError("--backend gymnasium needs the gymnasium package installed") from None
+        try:
+            gym_env = gymnasium.make(cfg.env_id)
+        except Exception:
+            raise UsageError(
+                f"--backend gymnasium: gymnasium has no {cfg.env_id}; use --backend gymnax"
+            ) from None
+        returns = []
+        for s in range(num_seeds):
+            policy = policy_from_params(cfg, select_seed(params, s, batched=True))
+            returns.append(_gymnasium_returns(gym_env, policy, args.episodes, args.seed))
+        returns = np.asarray(returns)
+    rows = [
+        {"seed_index": s, "mean": float(r.mean()), "std": float(r.std()), "episodes": len(r)}
+        for s, r in enumerate(np.asarray(returns))
+    ]
+    if args.json:
+        print(json.dumps({"env_id": cfg.env_id, "backend": args.backend, "seeds": rows}, indent=2))
+    else:
+        print(f"{cfg.env_id}, {args.backend}, {args.episodes} greedy episodes per seed")
+        print("seed      mean       std")
+        for r in rows:
+            print(f"{r['seed_index']:>4}  {r['mean']:>8.1f}  {r['std']:>8.1f}")
+    return 0
+
+
+def _gymnax_returns(cfg, params, episodes: int, seed: int) -> np.ndarray:
+    import jax
+
+    from purejaxdqn import envs
+    from purejaxdqn.evaluation import make_evaluate
+    from purejaxdqn.networks import make_q_network
+
+    env, env_params = envs.make_env(cfg.env_id)
+    net = make_q_network(
+        envs.num_discrete_actions(env, env_params),
+        cfg.hidden_sizes,
+        cfg.activation,
+        env.observation_space(env_params).shape,
+    )
+    evaluate = make_evaluate(env, env_params, net.apply, episodes)
+    num_seeds = jax.tree.leaves(params)[0].shape[0]
+    keys = jax.random.split(jax.random.key(seed), num_seeds)
+    return np.asarray(jax.jit(jax.vmap(evaluate))(keys, params))
+
+
+def _gymnasium_returns(gym_env, policy, episodes: int, seed: int) -> np.ndarray:
+    out = []
+    for episode in range(episodes):
+        obs, _ = gym_env.reset(seed=seed * 100_003 + episode)
+        total, done = 0.0, False
+        while not done:
+            obs, reward, terminated, truncated, _ = gym_env.step(policy(obs))
+            total += float(reward)
+            done = terminated or truncated
+        out.append(total)
+    return np.asarray(out)
+
+
+# ------------------------------------------------------------------- watch
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    import jax
+
+    from purejaxdqn import envs, run_dir
+    from purejaxdqn.policy import select_seed
+    from purejaxdqn.watch import greedy_episode, render_gif
+
+    if args.out.suffix.lower() != ".gif":
+        raise UsageError(f"--out {args.out}: must end in .gif")
+    cfg, params = run_dir.load_params(args.run_dir)
+    params = select_seed(params, args.seed_index, batched=True)
+    env, env_params = envs.make_env(cfg.env_id)
+    states, total = greedy_episode(cfg, env, env_params, params, jax.random.key(args.seed),
+                                   args.max_steps)
+    try:
+        render_gif(env, env_params, states, args.out, show=args.human)
+    except ImportError as error:
+        raise UsageError(f"rendering needs a missing package ({error})") from None
+    except Exception as error:  # the renderers raise their own error types
+        raise UsageError(f"cannot render {cfg.env_id}: {type(error).__name__}: {error}") from None
+    print(f"{cfg.env_id}: seed {args.seed_index}, return {total:.1f} over "
+          f"{len(states)} steps -> {args.out}")
+    return 0
+
+
+# ----------------------------------------------------------------- inspect
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    import jax
+
+    from purejaxdqn import envs
+    from purejaxdqn.evaluation import make_random_returns
+
+    if args.episodes < 1:
+        raise UsageError(f"--episodes: must be >= 1, got {args.episodes}")
+    env, env_params = envs.make_env(args.env_id)
+    action_space = env.action_space(env_params)
+    obs_space = env.observation_space(env_params)
+    print(f"{args.env_id}")
+    print(f"action space: {_space_str(action_space)}")
+    print(f"observation space: {_space_str(obs_space)}")
+    for i, name in enumerate(envs.observation_names(env, env_params)):
+        low, high = np.ravel(obs_space.low)[i], np.ravel(obs_space.high)[i]
+        print(f"  obs[{i}] {name}: [{low:.3g}, {high:.3g}]")
+    try:
+        num_actions = envs.num_discrete_actions(env, env_params)
+    except ValueError as error:
+        print(f"random policy: not evaluated ({error})")
+        return 0
+    returns = np.asarray(
+        jax.jit(make_random_returns(env, env_params, num_actions, args.episodes))(
+            jax.random.key(args.seed)
+        )
+    )
+    print(
+        f"random policy over {args.episodes} episodes: mean return {returns.mean():.2f} "
+        f"(std {returns.std():.2f}, min {returns.min():.0f}, max {returns.max():.0f})"
+    )
+    return 0
+
+
+def _space_str(space) -> str:
+    name = type(space).__name__
+    if hasattr(space, "n"):
+        return f"{name}({int(space.n)})"
+    return f"{name}(shape={tuple(space.shape)}, dtype={np.dtype(space.dtype).name})"
 
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnax
+import numpy as np
 import jax
 from gymnax.environments import spaces
 
@@ -60,3 +61,19 @@ def vmapped_step(
     return jax.vmap(env.step, in_axes=(0, 0, 0, None))(
         jax.random.split(key, n), state, action, env_params
     )
+
+
+def observation_names(env: Any, env_params: Any) -> list[str]:
+    """Names of a flat observation's entries where gymnax gives them (its state fields in
+    order, as for CartPole-v1's x, x_dot, theta, theta_dot); else generic names."""
+    shape = tuple(env.observation_space(env_params).shape)
+    size = int(np.prod(shape)) if shape else 1
+    try:
+        state_space = env.state_space(env_params)
+    except (NotImplementedError, AttributeError, TypeError):
+        state_space = None
+    if isinstance(state_space, spaces.Dict) and len(shape) == 1:
+        names = [k for k in state_space.spaces if k != "time"]
+        if len(names) == size:
+            return names
+    return [f"entry {i}" for i in range(size)] if size <= 32 else []

@@ -14,14 +14,39 @@ from purejaxdqn import envs
 def make_evaluate(
     env: Any, env_params: Any, q_apply: Callable, num_episodes: int
 ) -> Callable[[jax.Array, Any], jax.Array]:
-    """Returns `evaluate(key, params) -> returns (num_episodes,)`.
+    """Returns `evaluate(key, params) -> returns (num_episodes,)` of the greedy policy.
 
-    Runs `num_episodes` fresh episodes in parallel with the greedy policy until each
-    has ended (terminated or truncated) once; stops as soon as all have.
+    Runs `num_episodes` fresh episodes in parallel until each has ended (terminated or
+    truncated) once; stops as soon as all have.
     """
+
+    def greedy(params: Any, key: jax.Array, obs: jax.Array) -> jax.Array:
+        del key
+        return jnp.argmax(q_apply(params, obs), axis=-1)
+
+    return make_rollout_returns(env, env_params, greedy, num_episodes)
+
+
+def make_random_returns(
+    env: Any, env_params: Any, num_actions: int, num_episodes: int
+) -> Callable[[jax.Array], jax.Array]:
+    """Returns `random_returns(key) -> (num_episodes,)`: a uniformly random policy's returns."""
+
+    def uniform(params: Any, key: jax.Array, obs: jax.Array) -> jax.Array:
+        del params
+        return jax.random.randint(key, (obs.shape[0],), 0, num_actions)
+
+    rollout = make_rollout_returns(env, env_params, uniform, num_episodes)
+    return lambda key: rollout(key, None)
+
+
+def make_rollout_returns(
+    env: Any, env_params: Any, act: Callable, num_episodes: int
+) -> Callable[[jax.Array, Any], jax.Array]:
+    """`act(params, key, obs (n, ...)) -> actions (n,)`; returns one episode's return per env."""
     max_steps = envs.max_episode_steps(env_params)
 
-    def evaluate(key: jax.Array, params: Any) -> jax.Array:
+    def rollout(key: jax.Array, params: Any) -> jax.Array:
         key_reset, key = jax.random.split(key)
         obs, state = envs.vmapped_reset(env, env_params, key_reset, num_episodes)
 
@@ -32,7 +57,8 @@ def make_evaluate(
         def body(carry):
             key, obs, state, returns, alive, t = carry
             key, key_step = jax.random.split(key)
-            action = jnp.argmax(q_apply(params, obs), axis=-1)  # (num_episodes,)
+            # A policy that ignores its key (greedy) leaves this draw to dead-code removal.
+            action = act(params, jax.random.fold_in(key_step, 1), obs)  # (num_episodes,)
             obs, state, reward, terminated, truncated, _ = envs.vmapped_step(
                 env, env_params, key_step, state, action
             )
@@ -50,4 +76,4 @@ def make_evaluate(
         )
         return jax.lax.while_loop(cond, body, init)[3]
 
-    return evaluate
+    return rollout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -10,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from purejaxdqn import envs
+from purejaxdqn.config import DQNConfig
 from purejaxdqn.networks import make_q_network
 from purejaxdqn.train import TrainResult
 
@@ -21,7 +23,35 @@ def greedy_policy(
 
     `env`/`env_params` are needed only for an environment not built from `config.env_id`.
     """
-    config = result.config
+    batched = np.ndim(result.final_eval_returns) == 2  # (seeds, eval_episodes)
+    return policy_from_params(
+        result.config, select_seed(result.params, seed_index, batched), env, env_params
+    )
+
+
+def load_policy(run_dir: str | Path, seed_index: int = 0) -> Callable[[np.ndarray], int]:
+    """The greedy policy of one seed of a saved run (`purejaxdqn train`'s run directory)."""
+    from purejaxdqn import run_dir as runs
+
+    config, params = runs.load_params(Path(run_dir))
+    return policy_from_params(config, select_seed(params, seed_index, batched=True))
+
+
+def select_seed(params: Any, seed_index: int, batched: bool) -> Any:
+    if not batched:
+        if seed_index != 0:
+            raise ValueError(f"seed_index: this result holds one seed, got seed_index={seed_index}")
+        return params
+    num_seeds = jax.tree.leaves(params)[0].shape[0]
+    if not 0 <= seed_index < num_seeds:
+        raise ValueError(f"seed_index: must be in [0, {num_seeds}), got {seed_index}")
+    return jax.tree.map(lambda x: x[seed_index], params)
+
+
+def policy_from_params(
+    config: DQNConfig, params: Any, env: Any = None, env_params: Any = None
+) -> Callable[[np.ndarray], int]:
+    """Greedy policy of one seed's Q-network parameters."""
     env, env_params = envs.resolve(config.env_id, env, env_params)
     obs_shape = tuple(env.observation_space(env_params).shape)
     network = make_q_network(
@@ -30,15 +60,6 @@ def greedy_policy(
         config.activation,
         obs_shape,
     )
-    params = result.params
-    batched = np.ndim(result.final_eval_returns) == 2  # (seeds, eval_episodes)
-    if batched:
-        num_seeds = np.shape(result.final_eval_returns)[0]
-        if not 0 <= seed_index < num_seeds:
-            raise ValueError(f"seed_index: must be in [0, {num_seeds}), got {seed_index}")
-        params = jax.tree.map(lambda x: x[seed_index], params)
-    elif seed_index != 0:
-        raise ValueError(f"seed_index: this result holds one seed, got seed_index={seed_index}")
     params = jax.device_get(params)
 
     @jax.jit

@@ -1,4 +1,9 @@
-"""The run directory: config.json, metrics.csv, summary.json, learning_curve.png."""
+"""The run directory: config.json, run.json, checkpoints/, metrics.csv, summary.json,
+learning_curve.png.
+
+config.json and run.json (seeds, base seed, chunks) are written when a run starts, so an
+interrupted run can be resumed; the results are written when it ends.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,64 @@ import numpy as np
 from purejaxdqn.config import DQNConfig
 from purejaxdqn.reporting import seed_summaries
 from purejaxdqn.train import TrainResult
+
+RUN_FILE = "run.json"
+CHECKPOINTS = "checkpoints"
+
+
+class RunDirError(ValueError):
+    """A path that is not a usable run directory."""
+
+
+def start(out: Path, config: DQNConfig, run_info: dict[str, Any]) -> None:
+    """Creates the run directory with what a resume needs."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_atomic(out / "config.json", config.to_json() + "\n")
+    write_atomic(out / RUN_FILE, json.dumps(run_info, indent=2) + "\n")
+
+
+def load_run(path: Path) -> tuple[DQNConfig, dict[str, Any]]:
+    """The config and run info of a run directory, with one-line errors for anything else."""
+    if not path.exists():
+        raise RunDirError(f"{path}: run directory does not exist")
+    if not (path / "config.json").is_file() or not (path / RUN_FILE).is_file():
+        raise RunDirError(f"{path}: not a purejaxdqn run directory (no config.json and run.json)")
+    try:
+        config = DQNConfig.from_json((path / "config.json").read_text())
+        info = json.loads((path / RUN_FILE).read_text())
+        info = {k: int(info[k]) for k in ("num_seeds", "seed", "chunks")}
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise RunDirError(f"{path}: damaged run files ({type(error).__name__}: {error})") from None
+    return config, info
+
+
+def checkpoint_path(path: Path) -> Path:
+    from purejaxdqn.checkpoint import LATEST
+
+    return path / CHECKPOINTS / LATEST
+
+
+def check_header(header: dict[str, Any], config: DQNConfig, path: Path) -> None:
+    """Refuses a checkpoint written for another config, naming the fields that differ."""
+    saved = header.get("config", {})
+    current = config.to_dict()
+    differ = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
+    if differ:
+        raise RunDirError(f"{path}: checkpoint is for another config (fields differ: {', '.join(differ)})")
+
+
+def load_params(path: Path) -> tuple[DQNConfig, Any]:
+    """Config and (seeds, ...) Q-network parameters of a run's latest checkpoint."""
+    from purejaxdqn import checkpoint
+    from purejaxdqn.runner import ChunkedRun
+
+    config, info = load_run(path)
+    run = ChunkedRun(config, info["num_seeds"], info["seed"], info["chunks"])
+    ckpt = checkpoint_path(path)
+    check_header(checkpoint.read_header(ckpt), config, ckpt)
+    state, _ = checkpoint.load(ckpt, run.template)
+    return config, state.params
+
 
 METRIC_COLUMNS = (
     "seed",

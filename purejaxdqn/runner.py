@@ -1,13 +1,17 @@
-"""Runs a training in compiled chunks of eval periods, with a progress bar between them.
+"""Runs a training in compiled chunks of eval periods: progress, checkpoints and resume
+happen between chunks, never per step.
 
-A chunked run is bit-for-bit the single `train(key)` call (tests/test_train.py): the
-chunks only decide where control returns to Python.
+A chunked run is bit-for-bit the single `jax.vmap(train)(keys)` call
+(tests/test_runner.py): chunks only decide where control returns to Python, and the
+state carried between them is complete, so a run resumed from a checkpoint ends exactly
+as the uninterrupted one.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -15,70 +19,97 @@ import numpy as np
 
 from purejaxdqn.compilation_cache import enable_compilation_cache
 from purejaxdqn.config import DQNConfig
-from purejaxdqn.train import TrainResult, make_trainer
+from purejaxdqn.train import TrainResult, TrainState, make_trainer
 
 
-def run_training(
-    config: DQNConfig,
-    num_seeds: int,
-    seed: int = 0,
-    chunks: int = 20,
-    progress: bool = True,
-    env: Any = None,
-    env_params: Any = None,
-) -> tuple[TrainResult, dict[str, float]]:
-    """Trains `num_seeds` vmapped seeds; returns the result and timings in seconds."""
-    enable_compilation_cache()
-    trainer = make_trainer(config, env, env_params)
-    hp = config.hyperparams()
-    keys = jax.random.split(jax.random.key(seed), num_seeds)
-    init = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))
-    run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None, None)))
-    finish = jax.jit(jax.vmap(trainer.finish, in_axes=(0, None)))
+class ChunkedRun:
+    """`num_seeds` vmapped seeds of `config`, seeded from `jax.random.key(seed)`."""
 
-    start = time.perf_counter()
-    init_c = init.lower(keys, hp).compile()
-    state_shape = jax.eval_shape(init, keys, hp)
-    run_c = run.lower(state_shape, hp, 0).compile()
-    finish_c = finish.lower(state_shape, hp).compile()
-    compile_time = time.perf_counter() - start
+    def __init__(
+        self,
+        config: DQNConfig,
+        num_seeds: int,
+        seed: int = 0,
+        chunks: int = 20,
+        env: Any = None,
+        env_params: Any = None,
+    ):
+        if num_seeds < 1:
+            raise ValueError(f"seeds: must be >= 1, got {num_seeds}")
+        if chunks < 1:
+            raise ValueError(f"chunks: must be >= 1, got {chunks}")
+        self.config = config
+        self.num_seeds = num_seeds
+        self.periods_per_chunk = max(1, math.ceil(config.num_periods / chunks))
+        self.keys = jax.random.split(jax.random.key(seed), num_seeds)
+        self.hp = config.hyperparams()
+        trainer = make_trainer(config, env, env_params)
+        self._init = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))
+        self._run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None, None)))
+        self._finish = jax.jit(jax.vmap(trainer.finish, in_axes=(0, None)))
+        self.template = jax.eval_shape(self._init, self.keys, self.hp)
+        self._compiled: tuple | None = None
 
-    per_chunk = max(1, math.ceil(config.num_periods / chunks))
-    bar = _progress_bar(config, num_seeds, progress)
-    start = time.perf_counter()
-    state = init_c(keys, hp)
-    done_periods = 0
-    while done_periods < config.num_periods:
-        done_periods = min(done_periods + per_chunk, config.num_periods)
-        state = run_c(state, hp, done_periods)
-        steps = np.asarray(state.env_step)
-        frozen = np.asarray(state.frozen)
-        last = np.asarray(state.period) - 1
-        evals = np.asarray(state.history.eval_return_mean)[np.arange(num_seeds), last]
-        if bar is not None:
-            bar.n = int(steps.sum())
-            bar.set_postfix(eval_return=f"{evals.mean():.1f}", frozen=f"{frozen.sum()}/{num_seeds}")
-            bar.refresh()
-        if frozen.all():
-            break
-    result = finish_c(state, hp)
-    jax.block_until_ready(result)
-    wall = time.perf_counter() - start
-    if bar is not None:
-        bar.close()
-    steps = int(np.asarray(result.state.env_step).sum())
-    return result, {
-        "compile_time_s": compile_time,
-        "wall_time_s": wall,
-        "env_steps_per_s": steps / wall,
-        "env_steps": steps,
-    }
+    def compile(self) -> float:
+        """Compiles the three programs; returns the seconds it took."""
+        enable_compilation_cache()
+        start = time.perf_counter()
+        self._compiled = (
+            self._init.lower(self.keys, self.hp).compile(),
+            self._run.lower(self.template, self.hp, 0).compile(),
+            self._finish.lower(self.template, self.hp).compile(),
+        )
+        return time.perf_counter() - start
+
+    def init(self) -> TrainState:
+        return self._programs()[0](self.keys, self.hp)
+
+    def run(
+        self, state: TrainState, after_chunk: Callable[[TrainState], bool] | None = None
+    ) -> TrainState:
+        """Runs the remaining periods chunk by chunk; `after_chunk(state)` returning False stops."""
+        run = self._programs()[1]
+        while True:
+            done = int(np.max(np.asarray(state.period)))
+            if done >= self.config.num_periods or bool(np.all(np.asarray(state.frozen))):
+                return state
+            stop = min((done // self.periods_per_chunk + 1) * self.periods_per_chunk,
+                       self.config.num_periods)
+            state = run(state, self.hp, stop)
+            if after_chunk is not None and not after_chunk(state):
+                return state
+
+    def finish(self, state: TrainState) -> TrainResult:
+        return jax.block_until_ready(self._programs()[2](state, self.hp))
+
+    def is_done(self, state: TrainState) -> bool:
+        return bool(
+            np.all((np.asarray(state.period) >= self.config.num_periods) | np.asarray(state.frozen))
+        )
+
+    def _programs(self) -> tuple:
+        if self._compiled is None:
+            self.compile()
+        assert self._compiled is not None
+        return self._compiled
 
 
-def _progress_bar(config: DQNConfig, num_seeds: int, enabled: bool):
-    if not enabled:
-        return None
+def progress_bar(config: DQNConfig, num_seeds: int, initial_steps: int = 0):
     from tqdm import tqdm
 
     total = num_seeds * (config.learning_starts + config.num_periods * config.eval_frequency)
-    return tqdm(total=total, unit="step", unit_scale=True, desc=f"{config.env_id} x{num_seeds}")
+    return tqdm(
+        total=total,
+        initial=initial_steps,
+        unit="step",
+        unit_scale=True,
+        desc=f"{config.env_id} x{num_seeds}",
+    )
+
+
+def describe(state: TrainState) -> dict[str, str]:
+    """Progress-bar fields: latest mean greedy return and frozen seeds."""
+    last = np.asarray(state.period) - 1
+    evals = np.asarray(state.history.eval_return_mean)[np.arange(len(last)), np.maximum(last, 0)]
+    frozen = np.asarray(state.frozen)
+    return {"eval_return": f"{evals.mean():.1f}", "frozen": f"{frozen.sum()}/{len(frozen)}"}

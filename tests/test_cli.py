@@ -90,7 +90,23 @@ def test_refuses_to_overwrite_a_run_without_force(run_dir):
     assert (out / "summary.json").read_text() == before
 
 
-def test_help_lists_defaults():
-    proc = run_cli("train", "--help")
+@pytest.mark.parametrize(
+    "command, expected",
+    [
+        ("train", ["(default: cartpole)", "--total-timesteps", "--resume", "(default: 8)"]),
+        ("eval", ["--episodes", "(default: 100)", "--backend", "(default: gymnax)", "--json"]),
+        ("watch", ["--seed-index", "(default: 0)", "(default: agent.gif)", "--human"]),
+        ("inspect", ["env_id", "--episodes", "(default: 100)"]),
+    ],
+)
+def test_every_command_has_help_with_defaults(command, expected):
+    proc = run_cli(command, "--help")
     assert proc.returncode == 0
-    assert "(default: cartpole)" in proc.stdout and "--total-timesteps" in proc.stdout
+    for text in expected:
+        assert text in proc.stdout, (text, proc.stdout)
+
+
+def test_unknown_flag_and_command_exit_nonzero():
+    for args in (["train", "--bogus"], ["fly"]):
+        proc = run_cli(*args)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr

@@ -129,7 +129,6 @@ def metrics_rows(result: TrainResult, wall_time_s: float) -> list[dict[str, Any]
 
 
 def summary_dict(config: DQNConfig, result: TrainResult, timings: dict[str, float]) -> dict:
-    import gymnax
     import jax
 
     import purejaxdqn
@@ -153,7 +152,7 @@ def summary_dict(config: DQNConfig, result: TrainResult, timings: dict[str, floa
         "versions": {
             "purejaxdqn": purejaxdqn.__version__,
             "jax": jax.__version__,
-            "gymnax": getattr(gymnax, "__version__", "unknown"),
+            "gymnax": _version("gymnax"),
         },
     }
 
@@ -175,6 +174,15 @@ def write(
 
         plot_learning_curve(result, out / "learning_curve.png")
     return summary
+
+
+def _version(package: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def format_summary(summary: dict) -> str:

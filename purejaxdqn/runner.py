@@ -108,8 +108,15 @@ def progress_bar(config: DQNConfig, num_seeds: int, initial_steps: int = 0):
 
 
 def describe(state: TrainState) -> dict[str, str]:
-    """Progress-bar fields: latest mean greedy return and frozen seeds."""
-    last = np.asarray(state.period) - 1
-    evals = np.asarray(state.history.eval_return_mean)[np.arange(len(last)), np.maximum(last, 0)]
+    """Progress-bar fields: mean over seeds of the latest training return (last 100
+    episodes) and greedy return, and how many seeds are frozen."""
+    last = np.maximum(np.asarray(state.period) - 1, 0)
+    rows = np.arange(len(last))
+    train = np.asarray(state.history.episode_return_mean)[rows, last]
+    evals = np.asarray(state.history.eval_return_mean)[rows, last]
     frozen = np.asarray(state.frozen)
-    return {"eval_return": f"{evals.mean():.1f}", "frozen": f"{frozen.sum()}/{len(frozen)}"}
+    return {
+        "return": f"{np.nanmean(train):.1f}",
+        "greedy": f"{evals.mean():.1f}",
+        "frozen": f"{frozen.sum()}/{len(frozen)}",
+    }

@@ -41,6 +41,8 @@ def test_train_writes_a_run_directory(run_dir):
                 "solve_env_step", "compile_time_s", "wall_time_s", "env_steps_per_s", "versions"):
         assert key in summary
     assert summary["num_seeds"] == 2 and len(summary["final_eval_return"]) == 2
+    assert set(summary["versions"]) == {"jax", "gymnax", "purejaxdqn"}
+    assert "unknown" not in summary["versions"].values()
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert len(rows) == 2 * 3  # 2 seeds x 3 eval periods
     assert {"seed", "env_step", "episode_return_mean", "eval_return_mean", "loss", "epsilon",
@@ -69,6 +71,9 @@ def test_config_json_round_trips_through_the_command(run_dir, tmp_path):
         (["--set", "gamma=2"], "gamma: must be in [0.0, 1.0]"),
         (["--set", "batch_size=100000"], "batch_size: must be <= buffer_size"),
         (["--set", "gamma"], "expected FIELD=VALUE"),
+        (["--set", "batch_size=abc"], "batch_size: must be a positive integer, got 'abc'"),
+        (["--set", "hidden_sizes=a,b"], "expected widths like 64,64"),
+        (["--seeds", "0"], "seeds: must be >= 1"),
         (["--config", "/no/such/config.json"], "no such file"),
         (["--env", "Pendulum-v1", "--solve-threshold", "-200"], "Discrete"),
         (["--env", "Catch-bsuite"], "solve_threshold: Catch-bsuite has no registered threshold"),

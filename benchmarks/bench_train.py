@@ -1,5 +1,6 @@
 """Throughput and time-to-solve of purejaxdqn's trainer.
 
+    bash benchmarks/setup_keras_venv.sh         # once: the notebook's Keras loop, for comparison
     python benchmarks/bench_train.py            # all parts, ~3 minutes on the 2-core CPU
     python benchmarks/bench_train.py --part solve
 
@@ -101,18 +102,34 @@ def part_solve(args) -> dict:
     return {"config": config.to_dict(), "rows": rows}
 
 
+def keras_notebook_steps_per_s(python: str, steps: int) -> float | None:
+    """The notebook's own Keras loop, in its own venv (benchmarks/setup_keras_venv.sh)."""
+    if not Path(python).exists():
+        print(f"(no Keras venv at {python}: run benchmarks/setup_keras_venv.sh)")
+        return None
+    proc = subprocess.run(
+        [python, str(Path(__file__).parent / "keras_notebook.py"), "--steps", str(steps)],
+        capture_output=True, text=True, check=True,
+    )
+    return float(json.loads(proc.stdout.strip().splitlines()[-1])["env_steps_per_s"])
+
+
 def part_notebook(args) -> dict:
-    """notebook preset (1 env, 1 update per env step), fixed work, 1 and 32 seeds."""
+    """notebook preset (1 env, 1 update per env step), fixed work, 1 and 32 seeds, beside
+    the notebook's own Keras loop measured in the same run."""
+    keras = keras_notebook_steps_per_s(args.keras_python, args.keras_steps)
     config = purejaxdqn.presets.notebook().replace(total_timesteps=21_000)
     rows = [timed_train(config, n, args.repeats) for n in (1, 32)]
-    keras = 30.0  # the notebook's Keras loop on this machine, as quoted in issue 2 (not rerun here)
-    print("\n### notebook preset, 21k env steps per seed\n")
-    print("| seeds | compile s | run s | env steps/s | / Keras notebook (~30 steps/s) |")
+    print("\n### notebook preset, 21k env steps per seed, and the notebook's Keras loop\n")
+    if keras is not None:
+        print(f"Keras notebook loop ({args.keras_steps} training steps): {keras:.1f} env steps/s\n")
+    print("| seeds | compile s | run s | env steps/s | / Keras loop |")
     print("|---|---|---|---|---|")
     for r in rows:
         r.pop("summaries")
-        print(f"| {r['seeds']} | {r['compile_s']} | {r['run_s']} | {r['env_steps_per_s']:,} | {r['env_steps_per_s'] / keras:,.0f}x |")
-    return {"config": config.to_dict(), "rows": rows, "keras_steps_per_s_quoted": keras}
+        ratio = f"{r['env_steps_per_s'] / keras:,.0f}x" if keras else "n/a"
+        print(f"| {r['seeds']} | {r['compile_s']} | {r['run_s']} | {r['env_steps_per_s']:,} | {ratio} |")
+    return {"config": config.to_dict(), "rows": rows, "keras_env_steps_per_s": keras}
 
 
 _CACHE_CHILD = """
@@ -152,6 +169,9 @@ def main() -> None:
     parser.add_argument("--part", choices=sorted(PARTS), action="append")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per row (median)")
     parser.add_argument("--solve-repeats", type=int, default=3, help="keys for the solve part")
+    parser.add_argument("--keras-python", default=str(Path(__file__).parent / ".venv-keras/bin/python"),
+                        help="python of the Keras venv (benchmarks/setup_keras_venv.sh)")
+    parser.add_argument("--keras-steps", type=int, default=300, help="timed Keras training steps")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     info = machine()

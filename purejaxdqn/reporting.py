@@ -38,7 +38,14 @@ def seed_summaries(result: TrainResult) -> list[dict[str, Any]]:
                 if len(notebook)
                 else None,
                 "frozen": bool(m["frozen"][i][-1]),
+                "diverged": bool(m["diverged"][i][-1]),
+                "diverged_env_step": _diverged_step(result, i, final.shape[0]),
                 "env_steps": int(m["env_step"][i][-1]),
             }
         )
     return out
+
+
+def _diverged_step(result: TrainResult, i: int, num_seeds: int) -> int | None:
+    steps = np.asarray(result.state.diverged_step).reshape(num_seeds)
+    return int(steps[i]) if steps[i] >= 0 else None

@@ -89,6 +89,7 @@ METRIC_COLUMNS = (
     "loss",
     "epsilon",
     "frozen",
+    "diverged",
     "wall_time_s",
 )
 
@@ -121,6 +122,7 @@ def metrics_rows(result: TrainResult, wall_time_s: float) -> list[dict[str, Any]
                     "loss": float(m["loss"][s, p]),
                     "epsilon": float(m["epsilon"][s, p]),
                     "frozen": bool(m["frozen"][s, p]),
+                    "diverged": bool(m["diverged"][s, p]),
                     # chunks of compiled periods: wall time is apportioned by period
                     "wall_time_s": round(wall_time_s * (p + 1) / periods_in_run, 4),
                 }
@@ -144,6 +146,8 @@ def summary_dict(config: DQNConfig, result: TrainResult, timings: dict[str, floa
         "solve_env_step": [s["solve_env_step"] for s in seeds],
         "notebook_solve_env_step": [s["notebook_solve_env_step"] for s in seeds],
         "frozen": [s["frozen"] for s in seeds],
+        "diverged": [s["diverged"] for s in seeds],
+        "diverged_env_step": [s["diverged_env_step"] for s in seeds],
         "env_steps": [s["env_steps"] for s in seeds],
         "compile_time_s": round(timings["compile_time_s"], 3),
         "wall_time_s": round(timings["wall_time_s"], 3),
@@ -198,4 +202,7 @@ def format_summary(summary: dict) -> str:
         zip(summary["final_eval_return"], summary["solved"], summary["solve_env_step"], strict=True)
     ):
         lines.append(f"{i:>4}  {ret:>17.1f}  {str(ok):>6}  {step if step is not None else '-':>14}")
+    for i, step in enumerate(summary.get("diverged_env_step", [])):
+        if step is not None:
+            lines.append(f"seed {i} diverged at env step {step}: its learning stopped there")
     return "\n".join(lines)

@@ -71,7 +71,7 @@ class ChunkedRun:
         run = self._programs()[1]
         while True:
             done = int(np.max(np.asarray(state.period)))
-            if done >= self.config.num_periods or bool(np.all(np.asarray(state.frozen))):
+            if self.is_done(state):
                 return state
             stop = min((done // self.periods_per_chunk + 1) * self.periods_per_chunk,
                        self.config.num_periods)
@@ -83,9 +83,8 @@ class ChunkedRun:
         return jax.block_until_ready(self._programs()[2](state, self.hp))
 
     def is_done(self, state: TrainState) -> bool:
-        return bool(
-            np.all((np.asarray(state.period) >= self.config.num_periods) | np.asarray(state.frozen))
-        )
+        stopped = np.asarray(state.frozen) | np.asarray(state.diverged)
+        return bool(np.all((np.asarray(state.period) >= self.config.num_periods) | stopped))
 
     def _programs(self) -> tuple:
         if self._compiled is None:

@@ -4,7 +4,8 @@ Reading order (the scan body is `_iteration`):
 
     train(key)
       init          network + optimizer + buffer + envs, then the random warm-up scan
-      run           while_loop over eval periods (stops early once every seed is frozen)
+      run           while_loop over eval periods (stops early once every seed has stopped:
+                    frozen when solved, or diverged)
         _period     lax.scan over training iterations, then a greedy evaluation
           _iteration  `steps_per_iteration` env steps, then `gradient_steps` updates
       finish        fill the metrics of skipped periods, final greedy evaluation
@@ -41,6 +42,7 @@ class PeriodMetrics(NamedTuple):
     eval_return_mean: jax.Array  # float32: greedy return over eval_episodes fresh episodes
     eval_return_std: jax.Array  # float32
     frozen: jax.Array  # bool: learning stopped (solved, with freeze_when_solved)
+    diverged: jax.Array  # bool: a loss or parameter became non-finite; learning stopped
 
 
 @struct.dataclass
@@ -58,7 +60,9 @@ class TrainState:
     env_step: jax.Array  # shape=(), int32
     iteration: jax.Array  # shape=(), int32: training iterations done
     period: jax.Array  # shape=(), int32: eval periods done
-    frozen: jax.Array  # shape=(), bool
+    frozen: jax.Array  # shape=(), bool: solved and frozen
+    diverged: jax.Array  # shape=(), bool: an update went non-finite and was dropped
+    diverged_step: jax.Array  # shape=(), int32: env step it happened at, -1 if never
     history: PeriodMetrics  # leaves (num_periods,)
 
 
@@ -162,6 +166,8 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
             iteration=jnp.int32(0),
             period=jnp.int32(0),
             frozen=jnp.bool_(False),
+            diverged=jnp.bool_(False),
+            diverged_step=jnp.int32(-1),
             history=history,
         )
 
@@ -198,7 +204,23 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
             )
             updates, opt_state = tx.update(grads, state.opt_state, state.params)
             params = optax.apply_updates(state.params, updates)
-            return state.replace(params=params, opt_state=opt_state), loss
+            # A non-finite loss or parameter marks the seed diverged; that update and all
+            # later ones are dropped, so its last finite parameters stay (and nothing else
+            # reads them: seeds never share state).
+            finite = jnp.isfinite(loss) & _all_finite(params)
+            apply = finite & ~state.diverged
+            params, opt_state = jax.tree.map(
+                lambda new, old: jnp.where(apply, new, old),
+                (params, opt_state),
+                (state.params, state.opt_state),
+            )
+            newly = ~finite & ~state.diverged
+            return state.replace(
+                params=params,
+                opt_state=opt_state,
+                diverged=state.diverged | ~finite,
+                diverged_step=jnp.where(newly, state.env_step, state.diverged_step),
+            ), loss
 
         # One split per iteration: every random call site is a loop that XLA compiles.
         steps, grads = config.steps_per_iteration, config.gradient_steps
@@ -240,6 +262,7 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
             eval_return_mean=eval_mean,
             eval_return_std=jnp.std(returns),
             frozen=frozen,
+            diverged=state.diverged,
         )
         history = jax.tree.map(
             lambda h, x: jax.lax.dynamic_update_index_in_dim(h, x, state.period, axis=0),
@@ -249,10 +272,13 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         return state.replace(key=key, period=state.period + 1, frozen=frozen, history=history)
 
     def run(state: TrainState, hp: Hyperparams, stop_period: jax.Array | int) -> TrainState:
-        """Runs eval periods until `stop_period` (at most num_periods) or the seed is frozen."""
+        """Runs eval periods until `stop_period` (at most num_periods) or the seed stops
+        (frozen or diverged)."""
         stop = jnp.minimum(jnp.int32(stop_period), config.num_periods)
         return jax.lax.while_loop(
-            lambda s: (s.period < stop) & ~s.frozen, lambda s: _period(s, hp), state
+            lambda s: (s.period < stop) & ~s.frozen & ~s.diverged,
+            lambda s: _period(s, hp),
+            state,
         )
 
     def finish(state: TrainState, hp: Hyperparams) -> TrainResult:
@@ -295,6 +321,10 @@ def make_train(config: DQNConfig, env: Any = None, env_params: Any = None):
     return train
 
 
+def _all_finite(tree: Any) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
 def as_run_key(key: jax.Array) -> jax.Array:
     """The run's key: the same 64 seed bits, as a Philox4x32 key.
 
@@ -327,4 +357,5 @@ def _empty_metrics() -> PeriodMetrics:
         eval_return_mean=jnp.float32(0),
         eval_return_std=jnp.float32(0),
         frozen=jnp.bool_(False),
+        diverged=jnp.bool_(False),
     )

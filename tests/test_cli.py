@@ -38,7 +38,8 @@ def test_train_writes_a_run_directory(run_dir):
     assert config["total_timesteps"] == 1400 and config["hidden_sizes"] == [16]
     summary = json.loads((out / "summary.json").read_text())
     for key in ("env_id", "num_seeds", "total_timesteps", "final_eval_return", "solved",
-                "solve_env_step", "compile_time_s", "wall_time_s", "env_steps_per_s", "versions"):
+                "solve_env_step", "compile_time_s", "wall_time_s", "env_steps_per_s", "versions",
+                "diverged", "diverged_env_step"):
         assert key in summary
     assert summary["num_seeds"] == 2 and len(summary["final_eval_return"]) == 2
     assert set(summary["versions"]) == {"jax", "gymnax", "purejaxdqn"}
@@ -46,7 +47,7 @@ def test_train_writes_a_run_directory(run_dir):
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert len(rows) == 2 * 3  # 2 seeds x 3 eval periods
     assert {"seed", "env_step", "episode_return_mean", "eval_return_mean", "loss", "epsilon",
-            "wall_time_s"} <= set(rows[0])
+            "wall_time_s", "diverged"} <= set(rows[0])
     assert (out / "learning_curve.png").stat().st_size > 10_000
 
 

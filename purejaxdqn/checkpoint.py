@@ -50,12 +50,19 @@ def save(directory: Path, state: Any, header: dict[str, Any]) -> Path:
     }
     path = directory / LATEST
     tmp = directory / f".{LATEST}.tmp"
-    with open(tmp, "wb") as f:
-        f.write(json.dumps(head).encode() + b"\n")
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(json.dumps(head).encode() + b"\n")
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        kept = "the previous checkpoint is intact" if path.exists() else "no checkpoint was written"
+        raise OSError(
+            error.errno, f"cannot write checkpoint {path} ({error.strerror or error}); {kept}"
+        ) from None
     return path
 
 

@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     except (UsageError, ValueError) as error:
         print(f"purejaxdqn {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # disk full, permission denied, ...
+        print(f"purejaxdqn {args.command}: error: {error.strerror or error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"purejaxdqn {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -194,9 +197,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UsageError(f"--resume {out}: the run has finished already (summary.json exists)")
         runner = ChunkedRun(cfg, info["num_seeds"], info["seed"], info["chunks"])
         ckpt = run_dir.checkpoint_path(out)
-        header = checkpoint.read_header(ckpt)
-        run_dir.check_header(header, cfg, ckpt)
-        state, _ = checkpoint.load(ckpt, runner.template)
+        if ckpt.exists():
+            header = checkpoint.read_header(ckpt)
+            run_dir.check_header(header, cfg, ckpt)
+            state, _ = checkpoint.load(ckpt, runner.template)
+        else:  # stopped before its first checkpoint: start it again, identically
+            print(f"purejaxdqn train: {out} has no checkpoint yet; starting it from the beginning",
+                  file=sys.stderr)
+            header, state = {}, None
         compile_s = runner.compile()
         spent = {k: float(header.get(k, 0.0)) for k in ("wall_time_s", "compile_time_s")}
     else:

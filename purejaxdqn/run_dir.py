@@ -57,12 +57,20 @@ def checkpoint_path(path: Path) -> Path:
 
 
 def check_header(header: dict[str, Any], config: DQNConfig, path: Path) -> None:
-    """Refuses a checkpoint written for another config, naming the fields that differ."""
+    """Refuses a checkpoint written for another config or purejaxdqn version, naming what
+    differs."""
+    from purejaxdqn import __version__
+
     saved = header.get("config", {})
     current = config.to_dict()
     differ = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
     if differ:
         raise RunDirError(f"{path}: checkpoint is for another config (fields differ: {', '.join(differ)})")
+    if header.get("purejaxdqn") != __version__:
+        raise RunDirError(
+            f"{path}: checkpoint written by purejaxdqn {header.get('purejaxdqn')}, this is "
+            f"{__version__}; resume it with that version"
+        )
 
 
 def load_params(path: Path) -> tuple[DQNConfig, Any]:

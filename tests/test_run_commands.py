@@ -223,3 +223,88 @@ def test_inspect_prints_spaces_meanings_and_random_return():
     assert 15 < mean < 35  # a random CartPole policy lasts about 22 steps
     bad = run("inspect", "NoSuchEnv-v0")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_five_sigkills_in_a_row_then_resume_is_bit_for_bit(uninterrupted, tmp_path):
+    """Killed at a random period five times (once before any checkpoint may exist)."""
+    out = tmp_path / "five"
+    rng = np.random.default_rng(0)
+    kill_at = np.sort(rng.choice(np.arange(1, 19), size=5, replace=False))
+    first = True
+    for at in kill_at:
+        args = ("train", "--out", out, *LONG) if first else ("train", "--resume", out,
+                                                              "--no-progress", "--no-plot")
+        first = False
+        proc = subprocess.Popen(cli(*args), env=env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.time() + 240
+        while checkpoint_period(out) < at and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.002)
+        assert proc.poll() is None, proc.communicate()[1]
+        proc.kill()
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        assert not (out / "summary.json").exists()
+    proc = run("train", "--resume", out, "--no-progress", "--no-plot")
+    assert proc.returncode == 0, proc.stderr
+    assert_same(results(out), results(uninterrupted))
+
+
+def test_killed_before_the_first_checkpoint_resumes_from_the_start(uninterrupted, tmp_path):
+    out = tmp_path / "early"
+    proc = subprocess.Popen(cli("train", "--out", out, *LONG), env=env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while not (out / "run.json").exists() and time.time() < deadline:
+        time.sleep(0.002)
+    proc.kill()
+    proc.wait()
+    if runs.checkpoint_path(out).exists():  # too late already: remove it to test the case
+        runs.checkpoint_path(out).unlink()
+    done = run("train", "--resume", out, "--no-progress", "--no-plot")
+    assert done.returncode == 0, done.stderr
+    assert "starting it from the beginning" in done.stderr
+    assert_same(results(out), results(uninterrupted))
+
+
+def test_failed_checkpoint_write_stops_cleanly_and_keeps_the_last_one(tmp_path, monkeypatch, capsys):
+    """Disk full on the third checkpoint write: one-line error, exit 1, the earlier
+    checkpoint intact and resumable."""
+    import errno
+
+    from purejaxdqn import checkpoint, cli as cli_mod
+
+    out = tmp_path / "full"
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(checkpoint.os, "fsync", fsync)
+    code = cli_mod.main(["train", "--out", str(out), *LONG])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert len(err) == 1 and "No space left on device" in err[0]
+    assert "previous checkpoint is intact" in err[0]
+    assert checkpoint_period(out) == 1  # written after chunk 1; chunk 2's write failed
+    assert not list((out / "checkpoints").glob(".*tmp"))  # no partial file left behind
+    assert not (out / "summary.json").exists()
+    monkeypatch.setattr(checkpoint.os, "fsync", real_fsync)
+    assert cli_mod.main(["train", "--resume", str(out), "--no-progress", "--no-plot"]) == 0
+
+
+def test_checkpoint_from_another_version_is_refused(uninterrupted, tmp_path):
+    def other_version(data):
+        head, payload = data.split(b"\n", 1)
+        header = json.loads(head)
+        header["purejaxdqn"] = "0.0.1"
+        return json.dumps(header).encode() + b"\n" + payload
+
+    bad = tmp_path / "old"
+    corrupt_copy(uninterrupted, bad, other_version)
+    proc = run("eval", bad)
+    assert proc.returncode == 2
+    assert "written by purejaxdqn 0.0.1, this is" in proc.stderr

@@ -79,7 +79,10 @@ def part_throughput(args) -> dict:
     print("|---|---|---|---|---|")
     for r in rows:
         ratio = r["env_steps_per_s"] / rows[0]["env_steps_per_s"]
-        print(f"| {r['seeds']} | {r['compile_s']} | {r['run_s']} | {r['env_steps_per_s']:,} | {ratio:.2f}x |")
+        print(
+            f"| {r['seeds']} | {r['compile_s']} | {r['run_s']} | "
+            f"{r['env_steps_per_s']:,} | {ratio:.2f}x |"
+        )
     return {"config": config.to_dict(), "rows": rows}
 
 
@@ -92,11 +95,17 @@ def part_solve(args) -> dict:
         r["total_s"] = round(r["compile_s"] + r["run_s"], 2)
         r["solve_env_step"] = [s["solve_env_step"] for s in r.pop("summaries")]
         rows.append(r)
-    print("\n### Time to solve CartPole-v1, cartpole preset, 8 seeds (final greedy eval >= 475 over 100 fresh episodes)\n")
+    print(
+        "\n### Time to solve CartPole-v1, cartpole preset, 8 seeds "
+        "(final greedy eval >= 475 over 100 fresh episodes)\n"
+    )
     print("| key | compile s | run s | compile + run s | solved | env steps at solve (per seed) |")
     print("|---|---|---|---|---|---|")
     for seed, r in enumerate(rows):
-        print(f"| {seed} | {r['compile_s']} | {r['run_s']} | {r['total_s']} | {r['solved']}/8 | {r['solve_env_step']} |")
+        print(
+            f"| {seed} | {r['compile_s']} | {r['run_s']} | {r['total_s']} | "
+            f"{r['solved']}/8 | {r['solve_env_step']} |"
+        )
     totals = [r["total_s"] for r in rows]
     print(f"\nmedian compile + run: {statistics.median(totals):.2f} s")
     return {"config": config.to_dict(), "rows": rows}
@@ -109,7 +118,9 @@ def keras_notebook_steps_per_s(python: str, steps: int) -> float | None:
         return None
     proc = subprocess.run(
         [python, str(Path(__file__).parent / "keras_notebook.py"), "--steps", str(steps)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return float(json.loads(proc.stdout.strip().splitlines()[-1])["env_steps_per_s"])
 
@@ -128,7 +139,10 @@ def part_notebook(args) -> dict:
     for r in rows:
         r.pop("summaries")
         ratio = f"{r['env_steps_per_s'] / keras:,.0f}x" if keras else "n/a"
-        print(f"| {r['seeds']} | {r['compile_s']} | {r['run_s']} | {r['env_steps_per_s']:,} | {ratio} |")
+        print(
+            f"| {r['seeds']} | {r['compile_s']} | {r['run_s']} | "
+            f"{r['env_steps_per_s']:,} | {ratio} |"
+        )
     return {"config": config.to_dict(), "rows": rows, "keras_env_steps_per_s": keras}
 
 
@@ -148,8 +162,11 @@ def part_cache(args) -> dict:
     with tempfile.TemporaryDirectory() as cache:
         code = _CACHE_CHILD.format(cache=cache)
         times = [
-            float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                 check=True).stdout.split()[-1])
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", code], capture_output=True, text=True, check=True
+                ).stdout.split()[-1]
+            )
             for _ in range(3)
         ]
     print("\n### Persistent compilation cache, cartpole preset x 8 seeds\n")
@@ -160,17 +177,26 @@ def part_cache(args) -> dict:
     return {"compile_s": times}
 
 
-PARTS = {"throughput": part_throughput, "solve": part_solve, "notebook": part_notebook,
-         "cache": part_cache}
+PARTS = {
+    "throughput": part_throughput,
+    "solve": part_solve,
+    "notebook": part_notebook,
+    "cache": part_cache,
+}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--part", choices=sorted(PARTS), action="append")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per row (median)")
     parser.add_argument("--solve-repeats", type=int, default=3, help="keys for the solve part")
-    parser.add_argument("--keras-python", default=str(Path(__file__).parent / ".venv-keras/bin/python"),
-                        help="python of the Keras venv (benchmarks/setup_keras_venv.sh)")
+    parser.add_argument(
+        "--keras-python",
+        default=str(Path(__file__).parent / ".venv-keras/bin/python"),
+        help="python of the Keras venv (benchmarks/setup_keras_venv.sh)",
+    )
     parser.add_argument("--keras-steps", type=int, default=300, help="timed Keras training steps")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)

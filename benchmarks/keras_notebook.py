@@ -36,8 +36,9 @@ class DQN(keras.Model):
 
 def make_model(num_actions):
     model = DQN(num_actions)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-4),
-                  loss=keras.losses.MeanSquaredError())
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=1e-4), loss=keras.losses.MeanSquaredError()
+    )
     model(np.zeros((1, 4), np.float32))
     return model
 
@@ -90,7 +91,11 @@ def main():
         if (step + 1) % TARGET_UPDATE_FREQ == 0:
             target.set_weights(online.get_weights())
     elapsed = time.perf_counter() - start
-    print(json.dumps({"steps": args.steps, "seconds": elapsed, "env_steps_per_s": args.steps / elapsed}))
+    print(
+        json.dumps(
+            {"steps": args.steps, "seconds": elapsed, "env_steps_per_s": args.steps / elapsed}
+        )
+    )
 
 
 if __name__ == "__main__":

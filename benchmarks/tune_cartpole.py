@@ -21,8 +21,12 @@ CANDIDATES = {
     "h64": dict(hidden_sizes=(64,)),
     "h128_lr3e-3": dict(hidden_sizes=(128,), learning_rate=3e-3),
     "swish": dict(activation="swish"),
-    "tf8": dict(train_frequency=8, target_update_frequency=512, eval_frequency=4096,
-                total_timesteps=1000 + 4096 * 24),
+    "tf8": dict(
+        train_frequency=8,
+        target_update_frequency=512,
+        eval_frequency=4096,
+        total_timesteps=1000 + 4096 * 24,
+    ),
     "eps10k": dict(epsilon_decay_steps=10_000),
     "lr2e-3": dict(learning_rate=2e-3),
     "lr2e-3_eps10k": dict(learning_rate=2e-3, epsilon_decay_steps=10_000),
@@ -47,8 +51,11 @@ def main() -> None:
             final = np.asarray(result.final_eval_returns).mean(-1)
             steps = np.asarray(result.metrics.env_step[:, -1])
             frozen_at = np.where(np.asarray(result.metrics.frozen).any(1), steps, -1)
-            print(f"{name} key{k} compile {compile_s:.1f} run {run_s:.1f} "
-                  f"solved {(final >= 475).sum()}/8 frozen_at {frozen_at.tolist()}", flush=True)
+            print(
+                f"{name} key{k} compile {compile_s:.1f} run {run_s:.1f} "
+                f"solved {(final >= 475).sum()}/8 frozen_at {frozen_at.tolist()}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

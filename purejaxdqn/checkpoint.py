@@ -89,7 +89,7 @@ def load(path: Path, template: Any) -> tuple[Any, dict[str, Any]]:
         x = np.asarray(restored[str(i)])
         if _is_key(t):  # the run's keys (train.RUN_KEY_IMPL), stored as their raw data
             try:
-                key = jax.random.wrap_key_data(x, impl=RUN_KEY_IMPL)
+                key = jax.random.wrap_key_data(jnp.asarray(x), impl=RUN_KEY_IMPL)
             except (TypeError, ValueError):
                 key = None
             if key is None or key.shape != tuple(t.shape) or key.dtype != t.dtype:
@@ -116,7 +116,9 @@ def _read(path: Path, payload: bool) -> tuple[dict[str, Any], bytes]:
         except (ValueError, KeyError, TypeError):
             raise CheckpointError(f"{path}: not a purejaxdqn checkpoint (bad header)") from None
         if header.get("format") != FORMAT:
-            raise CheckpointError(f"{path}: checkpoint format {header.get('format')}, expected {FORMAT}")
+            raise CheckpointError(
+                f"{path}: checkpoint format {header.get('format')}, expected {FORMAT}"
+            )
         if not payload:
             return header, b""
         data = f.read()

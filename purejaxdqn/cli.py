@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train all seeds at once and write a run directory", formatter_class=fmt
     )
     train.add_argument("--preset", default="cartpole", help="named DQNConfig to start from")
-    train.add_argument("--config", type=Path, help="a config.json to start from instead of a preset")
+    train.add_argument(
+        "--config", type=Path, help="a config.json to start from instead of a preset"
+    )
     train.add_argument("--env", help="gymnax environment id (overrides the preset's)")
     train.add_argument("--seeds", type=int, default=8, help="independent seeds trained in parallel")
     train.add_argument("--seed", type=int, default=0, help="base random seed; seeds split from it")
@@ -128,9 +130,7 @@ def parse_set(items: list[str]) -> dict[str, Any]:
         if not sep:
             raise UsageError(f"--set {item!r}: expected FIELD=VALUE")
         if name not in fields:
-            raise UsageError(
-                f"--set {name}: not a DQNConfig field (fields: {', '.join(fields)})"
-            )
+            raise UsageError(f"--set {name}: not a DQNConfig field (fields: {', '.join(fields)})")
         if name == "hidden_sizes":
             try:
                 value: Any = tuple(int(x) for x in raw.strip("()[] ").split(",") if x.strip())
@@ -190,7 +190,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.set:
             given.append("--set")
         if given:
-            raise UsageError(f"--resume continues a run as it was configured; drop {' '.join(given)}")
+            raise UsageError(
+                f"--resume continues a run as it was configured; drop {' '.join(given)}"
+            )
         out = args.resume
         cfg, info = run_dir.load_run(out)
         if (out / "summary.json").exists():
@@ -202,8 +204,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             run_dir.check_header(header, cfg, ckpt)
             state, _ = checkpoint.load(ckpt, runner.template)
         else:  # stopped before its first checkpoint: start it again, identically
-            print(f"purejaxdqn train: {out} has no checkpoint yet; starting it from the beginning",
-                  file=sys.stderr)
+            print(
+                f"purejaxdqn train: {out} has no checkpoint yet; starting it from the beginning",
+                file=sys.stderr,
+            )
             header, state = {}, None
         compile_s = runner.compile()
         spent = {k: float(header.get(k, 0.0)) for k in ("wall_time_s", "compile_time_s")}
@@ -211,7 +215,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = resolve_config(args)
         out = args.out or Path("runs") / f"{cfg.env_id}-{time.strftime('%Y%m%d-%H%M%S')}"
         if out.exists() and any(out.iterdir()) and not args.force:
-            raise UsageError(f"--out {out}: already exists and is not empty; pass --force to overwrite")
+            raise UsageError(
+                f"--out {out}: already exists and is not empty; pass --force to overwrite"
+            )
         info = {"num_seeds": args.seeds, "seed": args.seed, "chunks": args.chunks}
         runner = ChunkedRun(cfg, args.seeds, args.seed, args.chunks)  # validates before writing
         if out.exists():
@@ -235,7 +241,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if state is None:
         state = runner.init()
-    bar = None if args.no_progress else progress_bar(cfg, runner.num_seeds, int(np.sum(state.env_step)))
+    bar = (
+        None
+        if args.no_progress
+        else progress_bar(cfg, runner.num_seeds, int(np.sum(state.env_step)))
+    )
 
     def save(state) -> None:
         checkpoint.save(
@@ -311,11 +321,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"--backend gymnasium: gymnasium has no {cfg.env_id}; use --backend gymnax"
             ) from None
-        returns = []
-        for s in range(num_seeds):
-            policy = policy_from_params(cfg, select_seed(params, s, batched=True))
-            returns.append(_gymnasium_returns(gym_env, policy, args.episodes, args.seed))
-        returns = np.asarray(returns)
+        returns = np.stack(
+            [
+                _gymnasium_returns(
+                    gym_env,
+                    policy_from_params(cfg, select_seed(params, s, batched=True)),
+                    args.episodes,
+                    args.seed,
+                )
+                for s in range(num_seeds)
+            ]
+        )
     rows = [
         {"seed_index": s, "mean": float(r.mean()), "std": float(r.std()), "episodes": len(r)}
         for s, r in enumerate(np.asarray(returns))
@@ -378,16 +394,19 @@ def cmd_watch(args: argparse.Namespace) -> int:
     cfg, params = run_dir.load_params(args.run_dir)
     params = select_seed(params, args.seed_index, batched=True)
     env, env_params = envs.make_env(cfg.env_id)
-    states, total = greedy_episode(cfg, env, env_params, params, jax.random.key(args.seed),
-                                   args.max_steps)
+    states, total = greedy_episode(
+        cfg, env, env_params, params, jax.random.key(args.seed), args.max_steps
+    )
     try:
         render_gif(env, env_params, states, args.out, show=args.human)
     except ImportError as error:
         raise UsageError(f"rendering needs a missing package ({error})") from None
     except Exception as error:  # the renderers raise their own error types
         raise UsageError(f"cannot render {cfg.env_id}: {type(error).__name__}: {error}") from None
-    print(f"{cfg.env_id}: seed {args.seed_index}, return {total:.1f} over "
-          f"{len(states)} steps -> {args.out}")
+    print(
+        f"{cfg.env_id}: seed {args.seed_index}, return {total:.1f} over "
+        f"{len(states)} steps -> {args.out}"
+    )
     return 0
 
 
@@ -433,6 +452,7 @@ def _space_str(space) -> str:
     if hasattr(space, "n"):
         return f"{name}({int(space.n)})"
     return f"{name}(shape={tuple(space.shape)}, dtype={np.dtype(space.dtype).name})"
+
 
 if __name__ == "__main__":  # pragma: no cover
     os.environ.setdefault("PYTHONUNBUFFERED", "1")

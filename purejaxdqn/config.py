@@ -235,7 +235,9 @@ class DQNConfig:
                 f"({self.learning_starts + self.eval_frequency}), got {self.total_timesteps}"
             )
         if self.solve_threshold is not None and not isinstance(self.solve_threshold, (int, float)):
-            raise ValueError(f"solve_threshold: must be a number or None, got {self.solve_threshold!r}")
+            raise ValueError(
+                f"solve_threshold: must be a number or None, got {self.solve_threshold!r}"
+            )
         if self.freeze_when_solved and self.resolved_solve_threshold is None:
             raise ValueError(
                 f"solve_threshold: {self.env_id} has no registered threshold; set one to use "
@@ -246,7 +248,9 @@ class DQNConfig:
     def replace(self, **changes: Any) -> DQNConfig:
         unknown = sorted(set(changes) - set(field_names()))
         if unknown:
-            raise ValueError(f"{unknown[0]}: not a DQNConfig field (fields: {', '.join(field_names())})")
+            raise ValueError(
+                f"{unknown[0]}: not a DQNConfig field (fields: {', '.join(field_names())})"
+            )
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -258,7 +262,9 @@ class DQNConfig:
     def from_dict(cls, data: dict[str, Any]) -> DQNConfig:
         unknown = sorted(set(data) - set(field_names()))
         if unknown:
-            raise ValueError(f"{unknown[0]}: not a DQNConfig field (fields: {', '.join(field_names())})")
+            raise ValueError(
+                f"{unknown[0]}: not a DQNConfig field (fields: {', '.join(field_names())})"
+            )
         return cls(**data)
 
     def to_json(self) -> str:

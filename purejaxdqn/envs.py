@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import gymnax
-import numpy as np
 import jax
+import numpy as np
 from gymnax.environments import spaces
 
 
@@ -56,7 +56,10 @@ def vmapped_reset(env: Any, env_params: Any, key: jax.Array, n: int) -> tuple[ja
 def vmapped_step(
     env: Any, env_params: Any, key: jax.Array, state: Any, action: jax.Array
 ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
-    """Steps `n` envs with auto-reset: gymnax 1.x's (obs, state, reward, terminated, truncated, info)."""
+    """Steps `n` envs with auto-reset.
+
+    Returns gymnax 1.x's (obs, state, reward, terminated, truncated, info), each batched.
+    """
     n = action.shape[0]
     return jax.vmap(env.step, in_axes=(0, 0, 0, None))(
         jax.random.split(key, n), state, action, env_params

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import jax
 import jax.numpy as jnp
 from flax import struct
@@ -14,6 +16,10 @@ class EpisodeStats:
     running_return: jax.Array  # (num_envs,) float32: return so far of each env's episode
     recent_returns: jax.Array  # (WINDOW,) float32: ring of the last finished returns
     finished: jax.Array  # shape=(), int32: episodes finished so far
+
+    if TYPE_CHECKING:  # flax adds `replace`; tell the type checker
+
+        def replace(self, **changes: Any) -> EpisodeStats: ...
 
 
 def init(num_envs: int) -> EpisodeStats:

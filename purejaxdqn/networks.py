@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import flax.linen as nn
 import jax
@@ -39,6 +40,15 @@ class QNetwork(nn.Module):
         for width in self.hidden_sizes:
             x = act(dense(width)(x))
         return dense(self.num_actions)(x)
+
+
+def q_function(network: QNetwork) -> Callable[[Any, jax.Array], jax.Array]:
+    """`network.apply` typed as `(params, obs) -> q`."""
+
+    def q(params: Any, obs: jax.Array) -> jax.Array:
+        return cast(jax.Array, network.apply(params, obs))
+
+    return q
 
 
 def make_q_network(

@@ -12,7 +12,7 @@ import numpy as np
 
 from purejaxdqn import envs
 from purejaxdqn.config import DQNConfig
-from purejaxdqn.networks import make_q_network
+from purejaxdqn.networks import make_q_network, q_function
 from purejaxdqn.train import TrainResult
 
 
@@ -62,9 +62,11 @@ def policy_from_params(
     )
     params = jax.device_get(params)
 
+    q = q_function(network)
+
     @jax.jit
     def q_values(obs: jax.Array) -> jax.Array:
-        return network.apply(params, obs)
+        return q(params, obs)
 
     def policy(obs: np.ndarray) -> int:
         obs = np.asarray(obs, dtype=np.float32)

@@ -24,7 +24,9 @@ def seed_summaries(result: TrainResult) -> list[dict[str, Any]]:
     for i in range(final.shape[0]):
         eval_mean = m["eval_return_mean"][i]
         train_mean = m["episode_return_mean"][i]
-        reached = np.flatnonzero(eval_mean >= threshold) if threshold is not None else []
+        reached = (
+            np.flatnonzero(eval_mean >= threshold) if threshold is not None else np.array([], int)
+        )
         notebook = np.flatnonzero((train_mean >= NOTEBOOK_THRESHOLD) & (m["episodes"][i] >= 100))
         final_mean = float(final[i].mean())
         out.append(

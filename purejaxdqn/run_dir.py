@@ -65,7 +65,9 @@ def check_header(header: dict[str, Any], config: DQNConfig, path: Path) -> None:
     current = config.to_dict()
     differ = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
     if differ:
-        raise RunDirError(f"{path}: checkpoint is for another config (fields differ: {', '.join(differ)})")
+        raise RunDirError(
+            f"{path}: checkpoint is for another config (fields differ: {', '.join(differ)})"
+        )
     if header.get("purejaxdqn") != __version__:
         raise RunDirError(
             f"{path}: checkpoint written by purejaxdqn {header.get('purejaxdqn')}, this is "

@@ -73,8 +73,10 @@ class ChunkedRun:
             done = int(np.max(np.asarray(state.period)))
             if self.is_done(state):
                 return state
-            stop = min((done // self.periods_per_chunk + 1) * self.periods_per_chunk,
-                       self.config.num_periods)
+            stop = min(
+                (done // self.periods_per_chunk + 1) * self.periods_per_chunk,
+                self.config.num_periods,
+            )
             state = run(state, self.hp, stop)
             if after_chunk is not None and not after_chunk(state):
                 return state

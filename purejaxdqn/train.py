@@ -17,7 +17,7 @@ period boundaries, and target updates are a cheap `jnp.where` on the parameters.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -27,7 +27,7 @@ from flax import struct
 from purejaxdqn import envs, episode_stats, exploration, losses
 from purejaxdqn.config import DQNConfig, Hyperparams
 from purejaxdqn.evaluation import make_evaluate
-from purejaxdqn.networks import make_q_network
+from purejaxdqn.networks import make_q_network, q_function
 from purejaxdqn.replay_buffer import BufferState, Transition, make_replay_buffer
 
 
@@ -65,6 +65,10 @@ class TrainState:
     diverged_step: jax.Array  # shape=(), int32: env step it happened at, -1 if never
     history: PeriodMetrics  # leaves (num_periods,)
 
+    if TYPE_CHECKING:  # flax adds `replace`; tell the type checker
+
+        def replace(self, **changes: Any) -> TrainState: ...
+
 
 @struct.dataclass
 class TrainResult:
@@ -92,8 +96,9 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
     obs_shape = env.observation_space(env_params).shape
 
     network = make_q_network(num_actions, config.hidden_sizes, config.activation, obs_shape)
+    q_values = q_function(network)
     buffer = make_replay_buffer(config.buffer_size)
-    evaluate = make_evaluate(env, env_params, network.apply, config.eval_episodes)
+    evaluate = make_evaluate(env, env_params, q_values, config.eval_episodes)
     threshold = config.resolved_solve_threshold
     num_envs = config.num_envs
 
@@ -124,11 +129,11 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
 
     def loss_fn(params, target_params, batch: Transition, gamma) -> jax.Array:
         if config.double_q:  # one forward pass for s_{t-1} and s_t
-            q_both = network.apply(params, jnp.concatenate([batch.obs, batch.next_obs]))
+            q_both = q_values(params, jnp.concatenate([batch.obs, batch.next_obs]))
             q_tm1, q_t_online = jnp.split(q_both, 2)
         else:
-            q_tm1, q_t_online = network.apply(params, batch.obs), None
-        q_t_target = network.apply(target_params, batch.next_obs)
+            q_tm1, q_t_online = q_values(params, batch.obs), None
+        q_t_target = q_values(target_params, batch.next_obs)
         td = losses.batched_td_errors(
             q_tm1,
             batch.action,
@@ -193,7 +198,7 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         tx = optimizer(hp)
 
         def act(state: TrainState, keys: jax.Array) -> tuple[TrainState, None]:
-            q = network.apply(state.params, state.obs)  # (num_envs, num_actions)
+            q = q_values(state.params, state.obs)  # (num_envs, num_actions)
             action = exploration.epsilon_greedy(keys[0], q, epsilon(state, hp))
             return collect(state, keys[1], action), None
 
@@ -339,7 +344,8 @@ def as_run_key(key: jax.Array) -> jax.Array:
         key = jax.random.key_data(key)
     if key.shape[-1:] != (2,) or key.dtype != jnp.uint32:
         raise ValueError(
-            f"key: expected jax.random.key(seed) or a uint32[2] PRNGKey, got {key.dtype}{list(key.shape)}"
+            "key: expected jax.random.key(seed) or a uint32[2] PRNGKey, "
+            f"got {key.dtype}{list(key.shape)}"
         )
     return jax.random.wrap_key_data(key, impl=RUN_KEY_IMPL)
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from purejaxdqn import envs
 from purejaxdqn.config import DQNConfig
-from purejaxdqn.networks import make_q_network
+from purejaxdqn.networks import make_q_network, q_function
 
 
 def greedy_episode(
@@ -24,6 +24,7 @@ def greedy_episode(
         config.activation,
         env.observation_space(env_params).shape,
     )
+    q = q_function(net)
     max_steps = min(max_steps, envs.max_episode_steps(env_params))
 
     @jax.jit
@@ -33,7 +34,7 @@ def greedy_episode(
 
         def step(carry, key):
             obs, state, alive = carry
-            action = jnp.argmax(net.apply(params, obs))
+            action = jnp.argmax(q(params, obs))
             obs, next_state, reward, terminated, truncated, info = env.step(
                 key, state, action, env_params
             )

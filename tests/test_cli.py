@@ -9,9 +9,24 @@ import sys
 import pytest
 
 TINY = [
-    "--set", "total_timesteps=1400", "--set", "num_envs=2", "--set", "buffer_size=400",
-    "--set", "batch_size=16", "--set", "learning_starts=200", "--set", "eval_frequency=400",
-    "--set", "eval_episodes=4", "--set", "hidden_sizes=16", "--set", "target_update_frequency=40",
+    "--set",
+    "total_timesteps=1400",
+    "--set",
+    "num_envs=2",
+    "--set",
+    "buffer_size=400",
+    "--set",
+    "batch_size=16",
+    "--set",
+    "learning_starts=200",
+    "--set",
+    "eval_frequency=400",
+    "--set",
+    "eval_episodes=4",
+    "--set",
+    "hidden_sizes=16",
+    "--set",
+    "target_update_frequency=40",
 ]
 
 
@@ -19,7 +34,11 @@ def run_cli(*args, cwd=None):
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     return subprocess.run(
         [sys.executable, "-m", "purejaxdqn", *args],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
     )
 
 
@@ -37,25 +56,53 @@ def test_train_writes_a_run_directory(run_dir):
     config = json.loads((out / "config.json").read_text())
     assert config["total_timesteps"] == 1400 and config["hidden_sizes"] == [16]
     summary = json.loads((out / "summary.json").read_text())
-    for key in ("env_id", "num_seeds", "total_timesteps", "final_eval_return", "solved",
-                "solve_env_step", "compile_time_s", "wall_time_s", "env_steps_per_s", "versions",
-                "diverged", "diverged_env_step"):
+    for key in (
+        "env_id",
+        "num_seeds",
+        "total_timesteps",
+        "final_eval_return",
+        "solved",
+        "solve_env_step",
+        "compile_time_s",
+        "wall_time_s",
+        "env_steps_per_s",
+        "versions",
+        "diverged",
+        "diverged_env_step",
+    ):
         assert key in summary
     assert summary["num_seeds"] == 2 and len(summary["final_eval_return"]) == 2
     assert set(summary["versions"]) == {"jax", "gymnax", "purejaxdqn"}
     assert "unknown" not in summary["versions"].values()
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert len(rows) == 2 * 3  # 2 seeds x 3 eval periods
-    assert {"seed", "env_step", "episode_return_mean", "eval_return_mean", "loss", "epsilon",
-            "wall_time_s", "diverged"} <= set(rows[0])
+    assert {
+        "seed",
+        "env_step",
+        "episode_return_mean",
+        "eval_return_mean",
+        "loss",
+        "epsilon",
+        "wall_time_s",
+        "diverged",
+    } <= set(rows[0])
     assert (out / "learning_curve.png").stat().st_size > 10_000
 
 
 def test_config_json_round_trips_through_the_command(run_dir, tmp_path):
     out, _ = run_dir
     again = tmp_path / "again"
-    proc = run_cli("train", "--config", str(out / "config.json"), "--seeds", "2", "--out",
-                   str(again), "--no-progress", "--no-plot")
+    proc = run_cli(
+        "train",
+        "--config",
+        str(out / "config.json"),
+        "--seeds",
+        "2",
+        "--out",
+        str(again),
+        "--no-progress",
+        "--no-plot",
+    )
     assert proc.returncode == 0, proc.stderr
     # same config, same seeds: the same results
     a = json.loads((out / "summary.json").read_text())["final_eval_return"]

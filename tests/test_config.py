@@ -38,7 +38,12 @@ def test_json_round_trip(preset):
 
 def test_notebook_preset_is_the_notebooks_hyperparameters():
     c = purejaxdqn.presets.notebook()
-    assert (c.hidden_sizes, c.activation, c.learning_rate, c.batch_size) == ((64,), "relu", 1e-4, 32)
+    assert (c.hidden_sizes, c.activation, c.learning_rate, c.batch_size) == (
+        (64,),
+        "relu",
+        1e-4,
+        32,
+    )
     assert (c.buffer_size, c.learning_starts, c.gamma, c.loss) == (50_000, 1_000, 0.99, "mse")
     assert (c.epsilon_start, c.epsilon_end, c.epsilon_decay_steps) == (1.0, 0.01, 100_000)
     assert (c.target_update_frequency, c.tau, c.train_frequency, c.gradient_steps) == (
@@ -68,12 +73,20 @@ def test_notebook_preset_is_the_notebooks_hyperparameters():
         (dict(loss="l1"), "loss", "mse"),
         (dict(num_envs=3), "learning_starts", "multiple of num_envs"),
         (dict(train_frequency=6), "train_frequency", "multiple of num_envs"),
-        (dict(target_update_frequency=502), "target_update_frequency", "multiple of train_frequency"),
+        (
+            dict(target_update_frequency=502),
+            "target_update_frequency",
+            "multiple of train_frequency",
+        ),
         (dict(eval_frequency=5002), "eval_frequency", "multiple of train_frequency"),
         (dict(total_timesteps=3_000), "total_timesteps", ">= learning_starts \\+ eval_frequency"),
         (dict(learning_starts=32, batch_size=64), "learning_starts", ">= batch_size"),
         (dict(double_q="yes"), "double_q", "true or false"),
-        (dict(env_id="Pendulum-v1", solve_threshold=None, freeze_when_solved=True), "solve_threshold", "no registered threshold"),
+        (
+            dict(env_id="Pendulum-v1", solve_threshold=None, freeze_when_solved=True),
+            "solve_threshold",
+            "no registered threshold",
+        ),
     ],
 )
 def test_validation_names_field_and_range(changes, field, allowed):
@@ -89,7 +102,9 @@ def test_replace_and_from_dict_reject_unknown_fields():
 
 
 def test_config_is_frozen():
-    with pytest.raises(Exception):
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
         DQNConfig().gamma = 0.5  # type: ignore[misc]
 
 

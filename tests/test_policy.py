@@ -21,7 +21,11 @@ def test_greedy_policy_is_argmax_of_the_seeds_network(results):
     net = make_q_network(2, cfg.hidden_sizes, cfg.activation, (4,))
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
     for result, index in ((single, 0), (batched, 0), (batched, 1)):
-        params = result.params if result is single else jax.tree.map(lambda x: x[index], result.params)
+        params = (
+            result.params
+            if result is single
+            else jax.tree.map(lambda x, i=index: x[i], result.params)
+        )
         expected = np.argmax(np.asarray(net.apply(params, obs)), axis=-1)
         policy = purejaxdqn.greedy_policy(result, seed_index=index)
         actions = [policy(o) for o in obs]

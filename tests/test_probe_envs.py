@@ -22,8 +22,9 @@ def learned_q(env, **changes):
     cfg = probe_config(**changes)
     result = jax.jit(purejaxdqn.make_train(cfg, env=env))(jax.random.key(0))
     params = env.default_params
-    net = make_q_network(env.num_actions, cfg.hidden_sizes, cfg.activation,
-                         env.observation_space(params).shape)
+    net = make_q_network(
+        env.num_actions, cfg.hidden_sizes, cfg.activation, env.observation_space(params).shape
+    )
     obs = np.eye(env.num_positions, dtype=np.float32)
     return np.asarray(net.apply(result.params, obs)), result
 

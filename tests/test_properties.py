@@ -109,12 +109,24 @@ def test_buffer_keeps_exactly_the_newest_and_samples_only_stored(capacity, n, ad
     ids = np.arange(1, adds * n + 1)
     for chunk in ids.reshape(adds, n) if adds else []:
         v = jnp.asarray(chunk, jnp.float32)
-        state = buf.add(state, Transition(jnp.stack([v, v], -1), v.astype(jnp.int32), v,
-                                          jnp.stack([v, -v], -1), (chunk % 3 == 0)))
+        state = buf.add(
+            state,
+            Transition(
+                jnp.stack([v, v], -1),
+                v.astype(jnp.int32),
+                v,
+                jnp.stack([v, -v], -1),
+                (chunk % 3 == 0),
+            ),
+        )
     kept = ids[-capacity:] if adds else ids
     size = int(state.size)
     assert size == len(kept)
-    stored = np.asarray(state.storage.action)[:size] if size < capacity else np.asarray(state.storage.action)
+    stored = (
+        np.asarray(state.storage.action)[:size]
+        if size < capacity
+        else np.asarray(state.storage.action)
+    )
     assert sorted(stored.tolist()) == sorted(kept.tolist())
     if size:
         import jax
@@ -122,7 +134,9 @@ def test_buffer_keeps_exactly_the_newest_and_samples_only_stored(capacity, n, ad
         batch = buf.sample(jax.random.key(seed), state, 64)
         assert set(np.asarray(batch.action).tolist()) <= set(kept.tolist())
         np.testing.assert_array_equal(np.asarray(batch.reward), np.asarray(batch.action))
-        np.testing.assert_array_equal(np.asarray(batch.terminated), np.asarray(batch.action) % 3 == 0)
+        np.testing.assert_array_equal(
+            np.asarray(batch.terminated), np.asarray(batch.action) % 3 == 0
+        )
 
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, width=32)
@@ -132,12 +146,19 @@ finite = st.floats(-1e3, 1e3, allow_nan=False, width=32)
 @given(st.integers(1, 16), st.integers(1, 6), st.data())
 def test_losses_are_finite_with_the_right_shapes(batch, actions, data):
     def arr(shape, elements=finite):
-        return jnp.asarray(np.array(data.draw(st.lists(elements, min_size=int(np.prod(shape)),
-                                                       max_size=int(np.prod(shape)))),
-                                    np.float32).reshape(shape))
+        return jnp.asarray(
+            np.array(
+                data.draw(
+                    st.lists(elements, min_size=int(np.prod(shape)), max_size=int(np.prod(shape)))
+                ),
+                np.float32,
+            ).reshape(shape)
+        )
 
     q_tm1, q_t, q_sel = arr((batch, actions)), arr((batch, actions)), arr((batch, actions))
-    a = jnp.asarray(data.draw(st.lists(st.integers(0, actions - 1), min_size=batch, max_size=batch)))
+    a = jnp.asarray(
+        data.draw(st.lists(st.integers(0, actions - 1), min_size=batch, max_size=batch))
+    )
     r = arr((batch,))
     disc = arr((batch,), st.floats(0, 1, width=32))
     for selector in (None, q_sel):

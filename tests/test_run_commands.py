@@ -18,12 +18,36 @@ import purejaxdqn
 from purejaxdqn import run_dir as runs
 
 # 20 periods of 2000 env steps, one period per chunk: long enough to kill it in flight.
-LONG = ["--set", "num_envs=2", "--set", "buffer_size=2000", "--set", "batch_size=64",
-        "--set", "learning_starts=200", "--set", "eval_frequency=2000",
-        "--set", "total_timesteps=40200", "--set", "eval_episodes=4", "--set", "gradient_steps=2",
-        "--set", "hidden_sizes=32", "--set", "target_update_frequency=200",
-        "--set", "freeze_when_solved=false", "--seeds", "2", "--chunks", "20", "--no-plot",
-        "--no-progress"]
+LONG = [
+    "--set",
+    "num_envs=2",
+    "--set",
+    "buffer_size=2000",
+    "--set",
+    "batch_size=64",
+    "--set",
+    "learning_starts=200",
+    "--set",
+    "eval_frequency=2000",
+    "--set",
+    "total_timesteps=40200",
+    "--set",
+    "eval_episodes=4",
+    "--set",
+    "gradient_steps=2",
+    "--set",
+    "hidden_sizes=32",
+    "--set",
+    "target_update_frequency=200",
+    "--set",
+    "freeze_when_solved=false",
+    "--seeds",
+    "2",
+    "--chunks",
+    "20",
+    "--no-plot",
+    "--no-progress",
+]
 
 
 def cli(*args):
@@ -48,8 +72,13 @@ def checkpoint_period(out):
 
 def interrupt(out, sig, at_period):
     """Starts a run, sends `sig` once its checkpoint has passed `at_period`."""
-    proc = subprocess.Popen(cli("train", "--out", out, *LONG), env=env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        cli("train", "--out", out, *LONG),
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.time() + 240
     while checkpoint_period(out) < at_period and proc.poll() is None and time.time() < deadline:
         time.sleep(0.002)
@@ -65,8 +94,10 @@ def results(out):
     summary = json.loads((out / "summary.json").read_text())
     for k in ("compile_time_s", "wall_time_s", "env_steps_per_s"):
         summary.pop(k)
-    rows = [{k: v for k, v in r.items() if k != "wall_time_s"}
-            for r in csv.DictReader((out / "metrics.csv").open())]
+    rows = [
+        {k: v for k, v in r.items() if k != "wall_time_s"}
+        for r in csv.DictReader((out / "metrics.csv").open())
+    ]
     config, params = runs.load_params(out)
     return summary, rows, [np.asarray(x) for x in jax.tree.leaves(params)]
 
@@ -159,7 +190,11 @@ def test_bad_checkpoints_are_one_line_errors(uninterrupted, tmp_path, mutate, me
     bad = tmp_path / "bad"
     corrupt_copy(uninterrupted, bad, mutate)
     before = runs.checkpoint_path(bad).read_bytes()
-    for args in (("train", "--resume", bad), ("eval", bad), ("watch", bad, "--out", tmp_path / "a.gif")):
+    for args in (
+        ("train", "--resume", bad),
+        ("eval", bad),
+        ("watch", bad, "--out", tmp_path / "a.gif"),
+    ):
         proc = run(*args)
         assert proc.returncode == 2, proc.stderr
         lines = proc.stderr.strip().splitlines()
@@ -198,8 +233,9 @@ def test_load_policy_matches_the_saved_parameters(uninterrupted):
     net = make_q_network(2, config.hidden_sizes, config.activation, (4,))
     obs = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
     p1 = jax.tree.map(lambda x: x[1], params)
-    np.testing.assert_array_equal([policy(o) for o in obs],
-                                  np.argmax(np.asarray(net.apply(p1, obs)), -1))
+    np.testing.assert_array_equal(
+        [policy(o) for o in obs], np.argmax(np.asarray(net.apply(p1, obs)), -1)
+    )
     with pytest.raises(ValueError, match="seed_index"):
         purejaxdqn.load_policy(uninterrupted, seed_index=2)
 
@@ -208,7 +244,9 @@ def test_watch_writes_a_moving_gif(uninterrupted, tmp_path):
     out = tmp_path / "agent.gif"
     proc = run("watch", uninterrupted, "--seed-index", "1", "--out", out, "--max-steps", "40")
     assert proc.returncode == 0, proc.stderr
-    frames = [np.asarray(f.convert("L"), dtype=np.int16) for f in ImageSequence.Iterator(Image.open(out))]
+    frames = [
+        np.asarray(f.convert("L"), dtype=np.int16) for f in ImageSequence.Iterator(Image.open(out))
+    ]
     assert len(frames) >= 5
     assert all(f.std() > 5 for f in frames)  # not blank
     assert np.abs(frames[0] - frames[-1]).mean() > 0.5  # the cart and pole moved
@@ -232,11 +270,15 @@ def test_five_sigkills_in_a_row_then_resume_is_bit_for_bit(uninterrupted, tmp_pa
     kill_at = np.sort(rng.choice(np.arange(1, 19), size=5, replace=False))
     first = True
     for at in kill_at:
-        args = ("train", "--out", out, *LONG) if first else ("train", "--resume", out,
-                                                              "--no-progress", "--no-plot")
+        args = (
+            ("train", "--out", out, *LONG)
+            if first
+            else ("train", "--resume", out, "--no-progress", "--no-plot")
+        )
         first = False
-        proc = subprocess.Popen(cli(*args), env=env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            cli(*args), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         deadline = time.time() + 240
         while checkpoint_period(out) < at and proc.poll() is None and time.time() < deadline:
             time.sleep(0.002)
@@ -252,8 +294,9 @@ def test_five_sigkills_in_a_row_then_resume_is_bit_for_bit(uninterrupted, tmp_pa
 
 def test_killed_before_the_first_checkpoint_resumes_from_the_start(uninterrupted, tmp_path):
     out = tmp_path / "early"
-    proc = subprocess.Popen(cli("train", "--out", out, *LONG), env=env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        cli("train", "--out", out, *LONG), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.time() + 60
     while not (out / "run.json").exists() and time.time() < deadline:
         time.sleep(0.002)
@@ -267,12 +310,15 @@ def test_killed_before_the_first_checkpoint_resumes_from_the_start(uninterrupted
     assert_same(results(out), results(uninterrupted))
 
 
-def test_failed_checkpoint_write_stops_cleanly_and_keeps_the_last_one(tmp_path, monkeypatch, capsys):
+def test_failed_checkpoint_write_stops_cleanly_and_keeps_the_last_one(
+    tmp_path, monkeypatch, capsys
+):
     """Disk full on the third checkpoint write: one-line error, exit 1, the earlier
     checkpoint intact and resumable."""
     import errno
 
-    from purejaxdqn import checkpoint, cli as cli_mod
+    from purejaxdqn import checkpoint
+    from purejaxdqn import cli as cli_mod
 
     out = tmp_path / "full"
     real_fsync, calls = os.fsync, []

@@ -28,8 +28,10 @@ def as_numpy(x):
 
 
 def leaves_equal(a, b):
-    return all(np.array_equal(as_numpy(x), as_numpy(y)) for x, y in
-               zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+    return all(
+        np.array_equal(as_numpy(x), as_numpy(y))
+        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )
 
 
 def test_result_shapes(cfg, vmapped):
@@ -96,14 +98,16 @@ def test_traced_hyperparameters_change_the_run(cfg):
 
 def test_vmap_over_hyperparameters(cfg):
     train = purejaxdqn.make_train(cfg)
-    hps = jax.tree.map(lambda *x: jnp.stack(x), cfg.hyperparams(),
-                       cfg.replace(learning_rate=1e-2).hyperparams())
+    hps = jax.tree.map(
+        lambda *x: jnp.stack(x), cfg.hyperparams(), cfg.replace(learning_rate=1e-2).hyperparams()
+    )
     r = jax.jit(jax.vmap(train, in_axes=(None, 0)))(jax.random.key(0), hps)
     single = jax.jit(train)(jax.random.key(0), cfg.replace(learning_rate=1e-2).hyperparams())
     np.testing.assert_allclose(
         np.asarray(jax.tree.leaves(r.params)[0][1]),
         np.asarray(jax.tree.leaves(single.params)[0]),
-        rtol=1e-5, atol=1e-6,
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 
@@ -164,7 +168,9 @@ def test_frozen_seeds_under_vmap_match_their_single_runs():
         np.testing.assert_array_equal(
             np.asarray(alone.metrics.env_step), np.asarray(batched.metrics.env_step)[i]
         )
-        for a, b in zip(jax.tree.leaves(alone.params), jax.tree.leaves(batched.params), strict=True):
+        for a, b in zip(
+            jax.tree.leaves(alone.params), jax.tree.leaves(batched.params), strict=True
+        ):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b)[i], rtol=1e-5, atol=1e-6)
         # a frozen seed's later rows repeat its last trained row
         frozen_rows = np.asarray(batched.metrics.eval_return_mean)[i, periods[i] - 1 :]

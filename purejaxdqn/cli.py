@@ -183,7 +183,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import signal
 
     from purejaxdqn import checkpoint, run_dir
-    from purejaxdqn.runner import ChunkedRun, describe, progress_bar
+    from purejaxdqn.runner import ChunkedRun
 
     if args.resume is not None:
         given = [f"--{f.replace('_', '-')}" for f in _CONFIG_FLAGS if getattr(args, f) is not None]
@@ -220,9 +220,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             )
         info = {"num_seeds": args.seeds, "seed": args.seed, "chunks": args.chunks}
         runner = ChunkedRun(cfg, args.seeds, args.seed, args.chunks)  # validates before writing
-        if out.exists():
+        if out.exists():  # --force: nothing of the old run may mix into the new one
             for stale in ("summary.json", "metrics.csv", "learning_curve.png"):
                 (out / stale).unlink(missing_ok=True)
+            run_dir.checkpoint_path(out).unlink(missing_ok=True)
         run_dir.start(out, cfg, info)
         compile_s = runner.compile()
         state = None
@@ -235,8 +236,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         stop.append(signum)
         signal.signal(signum, signal.SIG_DFL)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, request_stop)
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return _train_loop(args, cfg, info, out, runner, state, compile_s, spent, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _train_loop(args, cfg, info, out, runner, state, compile_s, spent, stop) -> int:
+    """Runs the chunks with checkpoints and progress, then writes the results."""
+    from purejaxdqn import checkpoint, run_dir
+    from purejaxdqn.runner import describe, progress_bar
 
     start = time.perf_counter()
     if state is None:

@@ -163,3 +163,16 @@ def test_unknown_flag_and_command_exit_nonzero():
     for args in (["train", "--bogus"], ["fly"]):
         proc = run_cli(*args)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_force_replaces_the_old_run_entirely(run_dir, tmp_path):
+    out, _ = run_dir
+    target = tmp_path / "forced"
+    target.mkdir()
+    (target / "summary.json").write_text("{}")
+    (target / "checkpoints").mkdir()
+    (target / "checkpoints" / "latest.ckpt").write_text("old run")
+    proc = run_cli("train", "--out", str(target), "--force", "--no-progress", "--no-plot", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((target / "summary.json").read_text())["num_seeds"] == 8
+    assert (target / "checkpoints" / "latest.ckpt").read_bytes()[:1] == b"{"

@@ -2,6 +2,7 @@
 inspect, load_policy, and the errors for bad run directories and checkpoints."""
 
 import csv
+import errno
 import json
 import os
 import signal
@@ -310,13 +311,14 @@ def test_killed_before_the_first_checkpoint_resumes_from_the_start(uninterrupted
     assert_same(results(out), results(uninterrupted))
 
 
+@pytest.mark.parametrize(
+    "code, text", [(errno.ENOSPC, "No space left on device"), (errno.EACCES, "Permission denied")]
+)
 def test_failed_checkpoint_write_stops_cleanly_and_keeps_the_last_one(
-    tmp_path, monkeypatch, capsys
+    tmp_path, monkeypatch, capsys, code, text
 ):
-    """Disk full on the third checkpoint write: one-line error, exit 1, the earlier
-    checkpoint intact and resumable."""
-    import errno
-
+    """A failing third checkpoint write (disk full, permission denied): one-line error,
+    exit 1, the earlier checkpoint intact and resumable."""
     from purejaxdqn import checkpoint
     from purejaxdqn import cli as cli_mod
 
@@ -326,14 +328,14 @@ def test_failed_checkpoint_write_stops_cleanly_and_keeps_the_last_one(
     def fsync(fd):
         calls.append(fd)
         if len(calls) == 3:
-            raise OSError(errno.ENOSPC, "No space left on device")
+            raise OSError(code, text)
         real_fsync(fd)
 
     monkeypatch.setattr(checkpoint.os, "fsync", fsync)
-    code = cli_mod.main(["train", "--out", str(out), *LONG])
+    status = cli_mod.main(["train", "--out", str(out), *LONG])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 1
-    assert len(err) == 1 and "No space left on device" in err[0]
+    assert status == 1
+    assert len(err) == 1 and text in err[0]
     assert "previous checkpoint is intact" in err[0]
     assert checkpoint_period(out) == 1  # written after chunk 1; chunk 2's write failed
     assert not list((out / "checkpoints").glob(".*tmp"))  # no partial file left behind

@@ -46,38 +46,31 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train", help="train all seeds at once and write a run directory", formatter_class=fmt
     )
-    train.add_argument("--preset", default="cartpole", help="named DQNConfig to start from")
-    train.add_argument(
-        "--config", type=Path, help="a config.json to start from instead of a preset"
+    _add_train_options(train)
+    train.set_defaults(handler=cmd_train)
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="train settings of the traced hyperparameters x seeds in one compiled program",
+        formatter_class=fmt,
     )
-    train.add_argument("--env", help="gymnax environment id (overrides the preset's)")
-    train.add_argument("--seeds", type=int, default=8, help="independent seeds trained in parallel")
-    train.add_argument("--seed", type=int, default=0, help="base random seed; seeds split from it")
-    train.add_argument("--total-timesteps", type=int, help="env steps per seed (overrides)")
-    train.add_argument(
-        "--set",
+    _add_train_options(sweep)
+    sweep.add_argument(
+        "--grid",
         action="append",
         default=[],
-        metavar="FIELD=VALUE",
-        help="override any DQNConfig field, e.g. --set learning_rate=3e-4 (repeatable)",
+        metavar="FIELD=V1,V2",
+        help="values of a traced field; several --grid make their product (repeatable)",
     )
-    train.add_argument("--solve-threshold", type=float, help="greedy return that counts as solved")
-    train.add_argument("--out", type=Path, help="run directory (default runs/<env>-<timestamp>)")
-    train.add_argument("--force", action="store_true", help="overwrite an existing run directory")
-    train.add_argument(
-        "--chunks", type=int, default=20, help="progress updates (compiled calls) over the run"
+    sweep.add_argument("--random", type=int, default=0, help="random settings drawn from --range")
+    sweep.add_argument(
+        "--range",
+        action="append",
+        default=[],
+        metavar="FIELD=LOW:HIGH[:log]",
+        help="range of a traced field for --random (repeatable)",
     )
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
-    train.add_argument(
-        "--no-plot", action="store_true", help="skip learning_curve.png (no matplotlib needed)"
-    )
-    train.add_argument(
-        "--resume",
-        type=Path,
-        metavar="RUN_DIR",
-        help="continue an interrupted run from its latest checkpoint (takes no other config flags)",
-    )
-    train.set_defaults(handler=cmd_train)
+    sweep.set_defaults(handler=cmd_train)
 
     ev = sub.add_parser(
         "eval", help="greedy return of each seed of a saved run", formatter_class=fmt
@@ -115,6 +108,38 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--seed", type=int, default=0, help="random seed")
     inspect.set_defaults(handler=cmd_inspect)
     return parser
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="cartpole", help="named DQNConfig to start from")
+    p.add_argument("--config", type=Path, help="a config.json to start from instead of a preset")
+    p.add_argument("--env", help="gymnax environment id (overrides the preset's)")
+    p.add_argument("--seeds", type=int, default=8, help="independent seeds trained in parallel")
+    p.add_argument("--seed", type=int, default=0, help="base random seed; seeds split from it")
+    p.add_argument("--total-timesteps", type=int, help="env steps per seed (overrides)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override any DQNConfig field, e.g. --set learning_rate=3e-4 (repeatable)",
+    )
+    p.add_argument("--solve-threshold", type=float, help="greedy return that counts as solved")
+    p.add_argument("--out", type=Path, help="run directory (default runs/<env>-<timestamp>)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing run directory")
+    p.add_argument(
+        "--chunks", type=int, default=20, help="progress updates (compiled calls) over the run"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-plot", action="store_true", help="skip learning_curve.png (no matplotlib needed)"
+    )
+    p.add_argument(
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its latest checkpoint (takes no other config flags)",
+    )
 
 
 # ------------------------------------------------------------------ config
@@ -197,7 +222,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg, info = run_dir.load_run(out)
         if (out / "summary.json").exists():
             raise UsageError(f"--resume {out}: the run has finished already (summary.json exists)")
-        runner = ChunkedRun(cfg, info["num_seeds"], info["seed"], info["chunks"])
+        runner = ChunkedRun(
+            cfg, info["num_seeds"], info["seed"], info["chunks"], settings=info.get("settings")
+        )
         ckpt = run_dir.checkpoint_path(out)
         if ckpt.exists():
             header = checkpoint.read_header(ckpt)
@@ -219,7 +246,16 @@ def cmd_train(args: argparse.Namespace) -> int:
                 f"--out {out}: already exists and is not empty; pass --force to overwrite"
             )
         info = {"num_seeds": args.seeds, "seed": args.seed, "chunks": args.chunks}
-        runner = ChunkedRun(cfg, args.seeds, args.seed, args.chunks)  # validates before writing
+        if args.command == "sweep":
+            from purejaxdqn import sweep
+
+            grid = sweep.parse_grid(args.grid)
+            ranges = sweep.parse_ranges(args.range)
+            if not grid and not ranges:
+                raise UsageError("sweep: give at least one --grid or --range")
+            info["settings"] = sweep.make_settings(cfg, grid, ranges, args.random, args.seed)
+        # validates everything before anything is written
+        runner = ChunkedRun(cfg, args.seeds, args.seed, args.chunks, settings=info.get("settings"))
         if out.exists():  # --force: nothing of the old run may mix into the new one
             for stale in ("summary.json", "metrics.csv", "learning_curve.png"):
                 (out / stale).unlink(missing_ok=True)
@@ -255,7 +291,7 @@ def _train_loop(args, cfg, info, out, runner, state, compile_s, spent, stop) -> 
     bar = (
         None
         if args.no_progress
-        else progress_bar(cfg, runner.num_seeds, int(np.sum(state.env_step)))
+        else progress_bar(cfg, runner.num_runs, int(np.sum(state.env_step)))
     )
 
     def save(state) -> None:
@@ -300,7 +336,7 @@ def _train_loop(args, cfg, info, out, runner, state, compile_s, spent, stop) -> 
         "wall_time_s": wall,
         "env_steps_per_s": float(np.sum(np.asarray(state.env_step))) / wall,
     }
-    summary = run_dir.write(out, cfg, result, timings, plot=not args.no_plot)
+    summary = run_dir.write(out, cfg, result, timings, info, plot=not args.no_plot)
     print(run_dir.format_summary(summary))
     print(f"run directory: {out}")
     return 0

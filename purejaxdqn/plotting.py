@@ -46,3 +46,45 @@ def plot_learning_curve(result: TrainResult, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def plot_sweep(rows: list[dict], config, path: Path) -> None:
+    """Interquartile mean of the final greedy return per setting, with its bootstrap 95% CI,
+    best first."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fields = [k for k in rows[0] if k not in _SWEEP_STATS]
+    labels = [", ".join(f"{k}={r[k]:.3g}" for k in fields) for r in rows]
+    iqm = np.array([r["iqm_return"] for r in rows])
+    err = np.array(
+        [[r["iqm_return"] - r["iqm_ci_low"], r["iqm_ci_high"] - r["iqm_return"]] for r in rows]
+    ).T
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.5), dpi=110)
+    y = np.arange(len(rows))[::-1]
+    ax.errorbar(iqm, y, xerr=err, fmt="o", color="tab:blue", capsize=3)
+    ax.set_yticks(y, labels)
+    threshold = config.resolved_solve_threshold
+    if threshold is not None:
+        ax.axvline(threshold, color="tab:red", ls="--", lw=1, label=f"solved ({threshold:g})")
+        ax.legend(loc="lower left")
+    ax.set_xlabel("final greedy return: IQM over seeds, 95% bootstrap CI")
+    ax.set_title(f"purejaxdqn sweep on {config.env_id}")
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+_SWEEP_STATS = {
+    "setting",
+    "solve_rate",
+    "median_return",
+    "iqm_return",
+    "iqm_ci_low",
+    "iqm_ci_high",
+    "median_solve_env_step",
+    "diverged",
+}

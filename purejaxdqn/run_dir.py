@@ -44,7 +44,10 @@ def load_run(path: Path) -> tuple[DQNConfig, dict[str, Any]]:
     try:
         config = DQNConfig.from_json((path / "config.json").read_text())
         info = json.loads((path / RUN_FILE).read_text())
+        settings = info.get("settings")
         info = {k: int(info[k]) for k in ("num_seeds", "seed", "chunks")}
+        if settings is not None:
+            info["settings"] = [{str(k): float(v) for k, v in s.items()} for s in settings]
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise RunDirError(f"{path}: damaged run files ({type(error).__name__}: {error})") from None
     return config, info
@@ -81,7 +84,9 @@ def load_params(path: Path) -> tuple[DQNConfig, Any]:
     from purejaxdqn.runner import ChunkedRun
 
     config, info = load_run(path)
-    run = ChunkedRun(config, info["num_seeds"], info["seed"], info["chunks"])
+    run = ChunkedRun(
+        config, info["num_seeds"], info["seed"], info["chunks"], settings=info.get("settings")
+    )
     ckpt = checkpoint_path(path)
     check_header(checkpoint.read_header(ckpt), config, ckpt)
     state, _ = checkpoint.load(ckpt, run.template)
@@ -89,6 +94,8 @@ def load_params(path: Path) -> tuple[DQNConfig, Any]:
 
 
 METRIC_COLUMNS = (
+    "run",
+    "setting",
     "seed",
     "period",
     "env_step",
@@ -111,18 +118,23 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def metrics_rows(result: TrainResult, wall_time_s: float) -> list[dict[str, Any]]:
-    """One row per seed per period the seed actually trained (not after it froze)."""
+def metrics_rows(result: TrainResult, wall_time_s: float, num_seeds: int) -> list[dict[str, Any]]:
+    """One row per run per period it actually trained (not after it froze or diverged).
+
+    Runs are setting-major: run r is seed r % num_seeds of setting r // num_seeds.
+    """
     m = {k: np.asarray(v) for k, v in result.metrics._asdict().items()}
     periods_run = np.asarray(result.state.period)
-    num_seeds = m["env_step"].shape[0]
+    num_runs = m["env_step"].shape[0]
     periods_in_run = max(int(periods_run.max()), 1)  # the program returned after these
     rows = []
-    for s in range(num_seeds):
+    for s in range(num_runs):
         for p in range(int(periods_run[s])):
             rows.append(
                 {
-                    "seed": s,
+                    "run": s,
+                    "setting": s // num_seeds,
+                    "seed": s % num_seeds,
                     "period": p,
                     "env_step": int(m["env_step"][s, p]),
                     "episode_return_mean": float(m["episode_return_mean"][s, p]),
@@ -140,7 +152,9 @@ def metrics_rows(result: TrainResult, wall_time_s: float) -> list[dict[str, Any]
     return rows
 
 
-def summary_dict(config: DQNConfig, result: TrainResult, timings: dict[str, float]) -> dict:
+def summary_dict(
+    config: DQNConfig, result: TrainResult, timings: dict[str, float], info: dict[str, Any]
+) -> dict:
     import jax
 
     import purejaxdqn
@@ -148,7 +162,9 @@ def summary_dict(config: DQNConfig, result: TrainResult, timings: dict[str, floa
     seeds = seed_summaries(result)
     return {
         "env_id": config.env_id,
-        "num_seeds": len(seeds),
+        "num_seeds": info["num_seeds"],
+        "num_runs": len(seeds),
+        "settings": info.get("settings"),
         "total_timesteps": config.total_timesteps,
         "solve_threshold": config.resolved_solve_threshold,
         "final_eval_return": [s["final_eval_return"] for s in seeds],
@@ -172,21 +188,38 @@ def summary_dict(config: DQNConfig, result: TrainResult, timings: dict[str, floa
 
 
 def write(
-    out: Path, config: DQNConfig, result: TrainResult, timings: dict[str, float], plot: bool = True
+    out: Path,
+    config: DQNConfig,
+    result: TrainResult,
+    timings: dict[str, float],
+    info: dict[str, Any],
+    plot: bool = True,
 ) -> dict:
-    rows = metrics_rows(result, timings["wall_time_s"])
+    rows = metrics_rows(result, timings["wall_time_s"], info["num_seeds"])
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS)
     writer.writeheader()
     writer.writerows(rows)
-    summary = summary_dict(config, result, timings)
+    summary = summary_dict(config, result, timings, info)
     write_atomic(out / "config.json", config.to_json() + "\n")
     write_atomic(out / "metrics.csv", buf.getvalue())
     write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    if info.get("settings") is not None:
+        from purejaxdqn.sweep import sweep_rows
+
+        table = sweep_rows(info["settings"], seed_summaries(result), info["num_seeds"])
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+        write_atomic(out / "sweep.csv", buf.getvalue())
+        summary["sweep"] = table
     if plot:
-        from purejaxdqn.plotting import plot_learning_curve
+        from purejaxdqn.plotting import plot_learning_curve, plot_sweep
 
         plot_learning_curve(result, out / "learning_curve.png")
+        if info.get("settings") is not None:
+            plot_sweep(summary["sweep"], config, out / "sweep.png")
     return summary
 
 
@@ -200,9 +233,13 @@ def _version(package: str) -> str:
 
 
 def format_summary(summary: dict) -> str:
+    runs = len(summary["solved"])
+    what = f"{runs} seeds"
+    if summary.get("settings"):
+        what = f"{len(summary['settings'])} settings x {summary['num_seeds']} seeds"
     lines = [
-        f"{summary['env_id']}: {summary['num_seeds']} seeds, "
-        f"{sum(summary['solved'])}/{summary['num_seeds']} solved "
+        f"{summary['env_id']}: {what}, "
+        f"{sum(summary['solved'])}/{runs} solved "
         f"(greedy eval >= {summary['solve_threshold']})",
         f"compile {summary['compile_time_s']:.1f} s, train {summary['wall_time_s']:.1f} s, "
         f"{summary['env_steps_per_s']:,.0f} env steps/s",
@@ -212,6 +249,12 @@ def format_summary(summary: dict) -> str:
         zip(summary["final_eval_return"], summary["solved"], summary["solve_env_step"], strict=True)
     ):
         lines.append(f"{i:>4}  {ret:>17.1f}  {str(ok):>6}  {step if step is not None else '-':>14}")
+    for row in summary.get("sweep", []):
+        values = ", ".join(f"{k}={row[k]:.4g}" for k in summary["settings"][0])
+        lines.append(
+            f"setting {row['setting']}: {values}: solve rate {row['solve_rate']:.2f}, IQM "
+            f"{row['iqm_return']:.1f} [{row['iqm_ci_low']:.1f}, {row['iqm_ci_high']:.1f}]"
+        )
     for i, step in enumerate(summary.get("diverged_env_step", [])):
         if step is not None:
             lines.append(f"seed {i} diverged at env step {step}: its learning stopped there")

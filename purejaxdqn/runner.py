@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from purejaxdqn.compilation_cache import enable_compilation_cache
@@ -23,7 +24,12 @@ from purejaxdqn.train import TrainResult, TrainState, make_trainer
 
 
 class ChunkedRun:
-    """`num_seeds` vmapped seeds of `config`, seeded from `jax.random.key(seed)`."""
+    """`num_seeds` vmapped seeds of `config`, seeded from `jax.random.key(seed)`.
+
+    With `settings` (a list of traced-field values, see sweep.py), every setting runs
+    every seed, all in the same programs: runs are setting-major, and seed i of each
+    setting has the same key.
+    """
 
     def __init__(
         self,
@@ -33,6 +39,7 @@ class ChunkedRun:
         chunks: int = 20,
         env: Any = None,
         env_params: Any = None,
+        settings: list[dict[str, float]] | None = None,
     ):
         if num_seeds < 1:
             raise ValueError(f"seeds: must be >= 1, got {num_seeds}")
@@ -40,13 +47,21 @@ class ChunkedRun:
             raise ValueError(f"chunks: must be >= 1, got {chunks}")
         self.config = config
         self.num_seeds = num_seeds
+        self.settings = settings
         self.periods_per_chunk = max(1, math.ceil(config.num_periods / chunks))
-        self.keys = jax.random.split(jax.random.key(seed), num_seeds)
-        self.hp = config.hyperparams()
+        keys = jax.random.split(jax.random.key(seed), num_seeds)
+        if settings is None:
+            self.keys, self.hp, hp_axis = keys, config.hyperparams(), None
+        else:
+            from purejaxdqn.sweep import stacked_hyperparams
+
+            self.keys = jnp.tile(keys, len(settings))
+            self.hp, hp_axis = stacked_hyperparams(config, settings, num_seeds), 0
+        self.num_runs = int(self.keys.shape[0])
         trainer = make_trainer(config, env, env_params)
-        self._init = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))
-        self._run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None, None)))
-        self._finish = jax.jit(jax.vmap(trainer.finish, in_axes=(0, None)))
+        self._init = jax.jit(jax.vmap(trainer.init, in_axes=(0, hp_axis)))
+        self._run = jax.jit(jax.vmap(trainer.run, in_axes=(0, hp_axis, None)))
+        self._finish = jax.jit(jax.vmap(trainer.finish, in_axes=(0, hp_axis)))
         self.template = jax.eval_shape(self._init, self.keys, self.hp)
         self._compiled: tuple | None = None
 

@@ -13,6 +13,13 @@ from gymnax.environments import environment, spaces  # noqa: E402
 
 import purejaxdqn  # noqa: E402
 
+# The same tiny CartPole run for the command line (`--set` flags of tiny_config's fields).
+TINY_CLI_ARGS = [
+    "--set", "total_timesteps=1400", "--set", "num_envs=2", "--set", "buffer_size=400",
+    "--set", "batch_size=16", "--set", "learning_starts=200", "--set", "eval_frequency=400",
+    "--set", "eval_episodes=4", "--set", "hidden_sizes=16", "--set", "target_update_frequency=40",
+]  # fmt: skip
+
 
 def tiny_config(**changes) -> purejaxdqn.DQNConfig:
     """A CartPole config that compiles and runs in seconds (it does not learn much)."""

@@ -7,27 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import TINY_CLI_ARGS
 
-TINY = [
-    "--set",
-    "total_timesteps=1400",
-    "--set",
-    "num_envs=2",
-    "--set",
-    "buffer_size=400",
-    "--set",
-    "batch_size=16",
-    "--set",
-    "learning_starts=200",
-    "--set",
-    "eval_frequency=400",
-    "--set",
-    "eval_episodes=4",
-    "--set",
-    "hidden_sizes=16",
-    "--set",
-    "target_update_frequency=40",
-]
+TINY = TINY_CLI_ARGS
 
 
 def run_cli(*args, cwd=None):

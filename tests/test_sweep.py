@@ -9,7 +9,7 @@ import sys
 import jax
 import numpy as np
 import pytest
-from conftest import tiny_config
+from conftest import TINY_CLI_ARGS, tiny_config
 
 import purejaxdqn
 from purejaxdqn import sweep
@@ -84,36 +84,8 @@ def test_interquartile_mean_and_bootstrap():
 
 def test_sweep_command_writes_sweep_csv_sorted_best_first(tmp_path):
     out = tmp_path / "sweep"
-    args = [
-        "sweep",
-        "--seeds",
-        "2",
-        "--grid",
-        "learning_rate=1e-3,1e-2",
-        "--grid",
-        "gamma=0.99,0.5",
-        "--out",
-        str(out),
-        "--no-progress",
-        "--set",
-        "total_timesteps=1400",
-        "--set",
-        "num_envs=2",
-        "--set",
-        "buffer_size=400",
-        "--set",
-        "batch_size=16",
-        "--set",
-        "learning_starts=200",
-        "--set",
-        "eval_frequency=400",
-        "--set",
-        "eval_episodes=4",
-        "--set",
-        "hidden_sizes=16",
-        "--set",
-        "target_update_frequency=40",
-    ]
+    args = ["sweep", "--seeds", "2", "--grid", "learning_rate=1e-3,1e-2", "--grid",
+            "gamma=0.99,0.5", "--out", str(out), "--no-progress", *TINY_CLI_ARGS]  # fmt: skip
     proc = subprocess.run(
         [sys.executable, "-m", "purejaxdqn", *args],
         capture_output=True,

@@ -260,6 +260,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             for stale in ("summary.json", "metrics.csv", "learning_curve.png"):
                 (out / stale).unlink(missing_ok=True)
             run_dir.checkpoint_path(out).unlink(missing_ok=True)
+        _check_memory(runner, cfg, args.seeds)
         run_dir.start(out, cfg, info)
         compile_s = runner.compile()
         state = None
@@ -278,6 +279,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _check_memory(runner, cfg, num_seeds: int) -> None:
+    """Prints the memory estimate; refuses a run whose state cannot fit."""
+    from purejaxdqn import memory
+
+    plan = memory.plan(runner.template, cfg.buffer_size, runner.num_runs, num_seeds)
+    print(memory.describe(plan, runner.num_runs), file=sys.stderr)
+    if not plan["fits"]:
+        most = plan["max_seeds"]
+        hint = (
+            f"at most {most} seeds fit (--seeds {most})"
+            if most
+            else "not even one seed fits: lower buffer_size"
+        )
+        raise UsageError(
+            f"the run needs about {memory.format_bytes(plan['state_bytes'] * memory.OVERHEAD)} but "
+            f"{memory.format_bytes(plan['available_bytes'])} is available; {hint}"
+        )
 
 
 def _train_loop(args, cfg, info, out, runner, state, compile_s, spent, stop) -> int:

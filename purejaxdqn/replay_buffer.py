@@ -21,7 +21,7 @@ class Transition(NamedTuple):
     """
 
     obs: jax.Array  # (*obs_shape)
-    action: jax.Array  # (), int32
+    action: jax.Array  # (), integer (uint8 where the actions fit)
     reward: jax.Array  # (), float32
     next_obs: jax.Array  # (*obs_shape)
     terminated: jax.Array  # (), bool: the episode ended in a terminal state (not a time limit)

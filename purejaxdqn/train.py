@@ -100,6 +100,8 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
     buffer = make_replay_buffer(config.buffer_size)
     evaluate = make_evaluate(env, env_params, q_values, config.eval_episodes)
     threshold = config.resolved_solve_threshold
+    # Stored actions take one byte where they fit (the buffer is most of the memory).
+    action_dtype = jnp.uint8 if num_actions <= 256 else jnp.int32
     num_envs = config.num_envs
 
     def optimizer(hp: Hyperparams) -> optax.GradientTransformation:
@@ -114,7 +116,7 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         )
         transition = Transition(
             obs=state.obs,
-            action=action,
+            action=action.astype(action_dtype),
             reward=reward.astype(jnp.float32),
             next_obs=info["final_observation"],  # not the auto-reset obs
             terminated=terminated,
@@ -150,7 +152,7 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         params = network.init(k_net, obs)
         example = Transition(
             obs=obs[0],
-            action=jnp.int32(0),
+            action=jnp.zeros((), action_dtype),
             reward=jnp.float32(0),
             next_obs=obs[0],
             terminated=jnp.bool_(False),

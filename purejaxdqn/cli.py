@@ -286,7 +286,7 @@ def _check_memory(runner, cfg, num_seeds: int) -> None:
     from purejaxdqn import memory
 
     plan = memory.plan(runner.template, cfg.buffer_size, runner.num_runs, num_seeds)
-    print(memory.describe(plan, runner.num_runs), file=sys.stderr)
+    print(memory.describe(plan, runner.num_runs))
     if not plan["fits"]:
         most = plan["max_seeds"]
         hint = (

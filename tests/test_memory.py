@@ -51,4 +51,4 @@ def test_impossible_request_is_refused_with_the_largest_seed_count(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "purejaxdqn", *args], capture_output=True,
                           text=True, env=env, timeout=300)  # fmt: skip
     assert proc.returncode == 2
-    assert "seeds fit (--seeds " in proc.stderr and "memory: " in proc.stderr
+    assert "seeds fit (--seeds " in proc.stderr and "memory: " in proc.stdout

@@ -418,16 +418,12 @@ def _gymnax_returns(cfg, params, episodes: int, seed: int) -> np.ndarray:
 
     from purejaxdqn import envs
     from purejaxdqn.evaluation import make_evaluate
-    from purejaxdqn.networks import make_q_network
+    from purejaxdqn.networks import q_function
+    from purejaxdqn.train import q_network_for
 
     env, env_params = envs.make_env(cfg.env_id)
-    net = make_q_network(
-        envs.num_discrete_actions(env, env_params),
-        cfg.hidden_sizes,
-        cfg.activation,
-        env.observation_space(env_params).shape,
-    )
-    evaluate = make_evaluate(env, env_params, net.apply, episodes)
+    q = q_function(q_network_for(cfg, env, env_params))
+    evaluate = make_evaluate(env, env_params, q, episodes)
     num_seeds = jax.tree.leaves(params)[0].shape[0]
     keys = jax.random.split(jax.random.key(seed), num_seeds)
     return np.asarray(jax.jit(jax.vmap(evaluate))(keys, params))

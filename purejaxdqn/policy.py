@@ -12,8 +12,8 @@ import numpy as np
 
 from purejaxdqn import envs
 from purejaxdqn.config import DQNConfig
-from purejaxdqn.networks import make_q_network, q_function
-from purejaxdqn.train import TrainResult
+from purejaxdqn.networks import q_function
+from purejaxdqn.train import TrainResult, q_network_for
 
 
 def greedy_policy(
@@ -54,15 +54,8 @@ def policy_from_params(
     """Greedy policy of one seed's Q-network parameters."""
     env, env_params = envs.resolve(config.env_id, env, env_params)
     obs_shape = tuple(env.observation_space(env_params).shape)
-    network = make_q_network(
-        envs.num_discrete_actions(env, env_params),
-        config.hidden_sizes,
-        config.activation,
-        obs_shape,
-    )
     params = jax.device_get(params)
-
-    q = q_function(network)
+    q = q_function(q_network_for(config, env, env_params))
 
     @jax.jit
     def q_values(obs: jax.Array) -> jax.Array:

@@ -27,7 +27,7 @@ from flax import struct
 from purejaxdqn import envs, episode_stats, exploration, losses
 from purejaxdqn.config import DQNConfig, Hyperparams
 from purejaxdqn.evaluation import make_evaluate
-from purejaxdqn.networks import make_q_network, q_function
+from purejaxdqn.networks import QNetwork, make_q_network, q_function
 from purejaxdqn.replay_buffer import BufferState, Transition, make_replay_buffer
 
 
@@ -93,9 +93,7 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
     """Builds the pure functions of a run; `make_train` composes them."""
     env, env_params = envs.resolve(config.env_id, env, env_params)
     num_actions = envs.num_discrete_actions(env, env_params)
-    obs_shape = env.observation_space(env_params).shape
-
-    network = make_q_network(num_actions, config.hidden_sizes, config.activation, obs_shape)
+    network = q_network_for(config, env, env_params)
     q_values = q_function(network)
     buffer = make_replay_buffer(config.buffer_size)
     evaluate = make_evaluate(env, env_params, q_values, config.eval_episodes)
@@ -304,6 +302,17 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         )
 
     return Trainer(init=init, run=run, finish=finish)
+
+
+def q_network_for(config: DQNConfig, env: Any, env_params: Any) -> QNetwork:
+    """The config's Q-network for this env's actions and observations (one place, so
+    training, policies, evaluation and rendering always build the same network)."""
+    return make_q_network(
+        envs.num_discrete_actions(env, env_params),
+        config.hidden_sizes,
+        config.activation,
+        env.observation_space(env_params).shape,
+    )
 
 
 def make_train(config: DQNConfig, env: Any = None, env_params: Any = None):

@@ -11,20 +11,15 @@ import numpy as np
 
 from purejaxdqn import envs
 from purejaxdqn.config import DQNConfig
-from purejaxdqn.networks import make_q_network, q_function
+from purejaxdqn.networks import q_function
+from purejaxdqn.train import q_network_for
 
 
 def greedy_episode(
     config: DQNConfig, env: Any, env_params: Any, params: Any, key: jax.Array, max_steps: int
 ) -> tuple[list[Any], float]:
     """Plays one greedy episode; returns the env states (first to last) and the return."""
-    net = make_q_network(
-        envs.num_discrete_actions(env, env_params),
-        config.hidden_sizes,
-        config.activation,
-        env.observation_space(env_params).shape,
-    )
-    q = q_function(net)
+    q = q_function(q_network_for(config, env, env_params))
     max_steps = min(max_steps, envs.max_episode_steps(env_params))
 
     @jax.jit

@@ -1,13 +1,30 @@
-"""purejaxdqn: deep Q-learning in pure, functional JAX."""
+"""purejaxdqn: deep Q-learning in pure, functional JAX.
 
-from purejaxdqn import presets
-from purejaxdqn.compilation_cache import enable_compilation_cache
-from purejaxdqn.config import DQNConfig, Hyperparams
-from purejaxdqn.policy import greedy_policy, load_policy
-from purejaxdqn.reporting import seed_summaries
-from purejaxdqn.train import PeriodMetrics, TrainResult, TrainState, make_train, make_trainer
+The names below load on first use, so that `purejaxdqn train --distributed` can start
+`jax.distributed` before anything (gymnax's import included) initialises a JAX backend.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "DQNConfig": "purejaxdqn.config",
+    "Hyperparams": "purejaxdqn.config",
+    "PeriodMetrics": "purejaxdqn.train",
+    "TrainResult": "purejaxdqn.train",
+    "TrainState": "purejaxdqn.train",
+    "enable_compilation_cache": "purejaxdqn.compilation_cache",
+    "greedy_policy": "purejaxdqn.policy",
+    "load_policy": "purejaxdqn.policy",
+    "make_train": "purejaxdqn.train",
+    "make_trainer": "purejaxdqn.train",
+    "seed_summaries": "purejaxdqn.reporting",
+}
+_SUBMODULES = ("presets",)
 
 __all__ = [
     "DQNConfig",
@@ -23,3 +40,23 @@ __all__ = [
     "presets",
     "seed_summaries",
 ]
+
+if TYPE_CHECKING:
+    from purejaxdqn import presets
+    from purejaxdqn.compilation_cache import enable_compilation_cache
+    from purejaxdqn.config import DQNConfig, Hyperparams
+    from purejaxdqn.policy import greedy_policy, load_policy
+    from purejaxdqn.reporting import seed_summaries
+    from purejaxdqn.train import PeriodMetrics, TrainResult, TrainState, make_train, make_trainer
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"purejaxdqn.{name}")
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'purejaxdqn' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

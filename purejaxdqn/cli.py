@@ -140,6 +140,23 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
         metavar="RUN_DIR",
         help="continue an interrupted run from its latest checkpoint (takes no other config flags)",
     )
+    dev = p.add_argument_group(
+        "devices and hosts",
+        "runs (seeds x settings) are sharded over every device of every process",
+    )
+    dev.add_argument(
+        "--devices", type=int, help="use only the first N devices (default: all of them)"
+    )
+    dev.add_argument(
+        "--distributed",
+        action="store_true",
+        help="one process of a multi-host job: jax.distributed.initialize from the flags "
+        "below, JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID, or the cluster "
+        "(SLURM, Open MPI, Kubernetes); only process 0 writes the run directory",
+    )
+    dev.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
+    dev.add_argument("--num-processes", type=int, help="processes in the job")
+    dev.add_argument("--process-id", type=int, help="this process's index, 0 .. N-1")
 
 
 # ------------------------------------------------------------------ config
@@ -204,11 +221,44 @@ def resolve_config(args: argparse.Namespace) -> config_mod.DQNConfig:
 _CONFIG_FLAGS = ("config", "env", "total_timesteps", "solve_threshold", "out")
 
 
+def _devices(args: argparse.Namespace) -> list | None:
+    """Starts the multi-process runtime if asked; the devices to shard over."""
+    import jax
+
+    from purejaxdqn import sharding
+
+    given = args.coordinator or args.num_processes is not None or args.process_id is not None
+    if args.distributed or given:
+        if args.process_id is not None and args.num_processes is not None:
+            if not 0 <= args.process_id < args.num_processes:
+                raise UsageError(
+                    f"--process-id: must be in 0..{args.num_processes - 1}, got {args.process_id}"
+                )
+        try:
+            sharding.initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+        except (RuntimeError, ValueError) as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
+            raise UsageError(
+                f"--distributed: jax.distributed.initialize failed ({first}); give --coordinator "
+                f"HOST:PORT, --num-processes and --process-id, or run under SLURM / Open MPI"
+            ) from None
+    if args.devices is None:
+        return None
+    available = jax.devices()
+    if not 1 <= args.devices <= len(available):
+        raise UsageError(f"--devices: must be in 1..{len(available)}, got {args.devices}")
+    return available[: args.devices]
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     import signal
 
-    from purejaxdqn import checkpoint, run_dir
+    devices = _devices(args)  # first: no JAX backend may start before jax.distributed
+
+    from purejaxdqn import checkpoint, run_dir, sharding
     from purejaxdqn.runner import ChunkedRun
+
+    writer = sharding.is_writer()
 
     if args.resume is not None:
         given = [f"--{f.replace('_', '-')}" for f in _CONFIG_FLAGS if getattr(args, f) is not None]
@@ -223,13 +273,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         if (out / "summary.json").exists():
             raise UsageError(f"--resume {out}: the run has finished already (summary.json exists)")
         runner = ChunkedRun(
-            cfg, info["num_seeds"], info["seed"], info["chunks"], settings=info.get("settings")
+            cfg,
+            info["num_seeds"],
+            info["seed"],
+            info["chunks"],
+            settings=info.get("settings"),
+            devices=devices,
         )
         ckpt = run_dir.checkpoint_path(out)
         if ckpt.exists():
             header = checkpoint.read_header(ckpt)
             run_dir.check_header(header, cfg, ckpt)
             state, _ = checkpoint.load(ckpt, runner.template)
+            state = runner.load(state)
         else:  # stopped before its first checkpoint: start it again, identically
             print(
                 f"purejaxdqn train: {out} has no checkpoint yet; starting it from the beginning",
@@ -241,7 +297,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         cfg = resolve_config(args)
         out = args.out or Path("runs") / f"{cfg.env_id}-{time.strftime('%Y%m%d-%H%M%S')}"
-        if out.exists() and any(out.iterdir()) and not args.force:
+        if writer and out.exists() and any(out.iterdir()) and not args.force:
             raise UsageError(
                 f"--out {out}: already exists and is not empty; pass --force to overwrite"
             )
@@ -255,13 +311,16 @@ def cmd_train(args: argparse.Namespace) -> int:
                 raise UsageError("sweep: give at least one --grid or --range")
             info["settings"] = sweep.make_settings(cfg, grid, ranges, args.random, args.seed)
         # validates everything before anything is written
-        runner = ChunkedRun(cfg, args.seeds, args.seed, args.chunks, settings=info.get("settings"))
-        if out.exists():  # --force: nothing of the old run may mix into the new one
-            for stale in ("summary.json", "metrics.csv", "learning_curve.png"):
-                (out / stale).unlink(missing_ok=True)
-            run_dir.checkpoint_path(out).unlink(missing_ok=True)
-        _check_memory(runner, cfg, args.seeds)
-        run_dir.start(out, cfg, info)
+        runner = ChunkedRun(
+            cfg, args.seeds, args.seed, args.chunks, settings=info.get("settings"), devices=devices
+        )
+        _check_memory(runner, cfg, args.seeds, show=writer)
+        if writer:
+            if out.exists():  # --force: nothing of the old run may mix into the new one
+                for stale in ("summary.json", "metrics.csv", "learning_curve.png"):
+                    (out / stale).unlink(missing_ok=True)
+                run_dir.checkpoint_path(out).unlink(missing_ok=True)
+            run_dir.start(out, cfg, info)
         compile_s = runner.compile()
         state = None
         spent = {"wall_time_s": 0.0, "compile_time_s": 0.0}
@@ -281,12 +340,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
 
-def _check_memory(runner, cfg, num_seeds: int) -> None:
+def _check_memory(runner, cfg, num_seeds: int, show: bool = True) -> None:
     """Prints the memory estimate; refuses a run whose state cannot fit."""
     from purejaxdqn import memory
 
     plan = memory.plan(runner.template, cfg.buffer_size, runner.num_runs, num_seeds)
-    print(memory.describe(plan, runner.num_runs))
+    if show:
+        print(memory.describe(plan, runner.num_runs))
     if not plan["fits"]:
         most = plan["max_seeds"]
         hint = (
@@ -302,47 +362,56 @@ def _check_memory(runner, cfg, num_seeds: int) -> None:
 
 def _train_loop(args, cfg, info, out, runner, state, compile_s, spent, stop) -> int:
     """Runs the chunks with checkpoints and progress, then writes the results."""
-    from purejaxdqn import checkpoint, run_dir
+    from purejaxdqn import checkpoint, run_dir, sharding
     from purejaxdqn.runner import describe, progress_bar
 
     start = time.perf_counter()
     if state is None:
         state = runner.init()
+    writer = sharding.is_writer()  # in a multi-process run only process 0 writes
+    host = runner.host(state)
     bar = (
         None
-        if args.no_progress
-        else progress_bar(cfg, runner.num_runs, int(np.sum(state.env_step)))
+        if args.no_progress or not writer
+        else progress_bar(cfg, runner.num_runs, int(np.sum(host.env_step)))
     )
 
-    def save(state) -> None:
+    def save(host) -> None:
+        if writer:
+            _save(host)
+        sharding.barrier("checkpoint")  # the others wait for process 0's write
+
+    def _save(host) -> None:
         checkpoint.save(
             out / run_dir.CHECKPOINTS,
-            state,
+            host,
             {
                 "config": cfg.to_dict(),
                 "run": info,
                 "purejaxdqn": __version__,
-                "period": int(np.max(np.asarray(state.period))),
+                "period": int(np.max(host.period)),
                 "wall_time_s": spent["wall_time_s"] + time.perf_counter() - start,
                 "compile_time_s": spent["compile_time_s"] + compile_s,
             },
         )
 
     def after_chunk(state) -> bool:
-        save(state)
+        host = runner.host(state)  # every process takes part in the gather
+        save(host)
         if bar is not None:
-            bar.n = int(np.sum(np.asarray(state.env_step)))
-            bar.set_postfix(describe(state))
+            bar.n = int(np.sum(host.env_step))
+            bar.set_postfix(describe(host))
             bar.refresh()
         return not stop
 
-    save(state)
+    save(host)
     state = runner.run(state, after_chunk) if not stop else state
     if bar is not None:
         bar.close()
     if stop and not runner.is_done(state):
-        save(state)
-        steps = int(np.max(np.asarray(state.env_step)))
+        host = runner.host(state)
+        save(host)
+        steps = int(np.max(host.env_step))
         print(
             f"purejaxdqn train: stopped at env step {steps} per seed; checkpoint saved. "
             f"Continue with: purejaxdqn train --resume {out}",
@@ -354,11 +423,12 @@ def _train_loop(args, cfg, info, out, runner, state, compile_s, spent, stop) -> 
     timings = {
         "compile_time_s": spent["compile_time_s"] + compile_s,
         "wall_time_s": wall,
-        "env_steps_per_s": float(np.sum(np.asarray(state.env_step))) / wall,
+        "env_steps_per_s": float(np.sum(result.state.env_step)) / wall,
     }
-    summary = run_dir.write(out, cfg, result, timings, info, plot=not args.no_plot)
-    print(run_dir.format_summary(summary))
-    print(f"run directory: {out}")
+    if writer:
+        summary = run_dir.write(out, cfg, result, timings, info, plot=not args.no_plot)
+        print(run_dir.format_summary(summary))
+        print(f"run directory: {out}")
     return 0
 
 

@@ -30,15 +30,17 @@ def transition_bytes(buffer_storage: Any, capacity: int, num_runs: int) -> float
 
 
 def device_memory_bytes() -> int | None:
-    """Memory of the first device: the accelerator's limit, or the host's available RAM."""
-    device = jax.devices()[0]
+    """Memory the runs are sharded over: every device's accelerator limit, or (CPU) the
+    available RAM of each process's host."""
+    device = jax.local_devices()[0]
     stats = device.memory_stats() if hasattr(device, "memory_stats") else None
     if stats and "bytes_limit" in stats:
-        return int(stats["bytes_limit"]) * len(jax.devices())
+        return int(stats["bytes_limit"]) * jax.device_count()
     try:
-        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        host = int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
         return None
+    return host * jax.process_count()
 
 
 def plan(template: Any, capacity: int, num_runs: int, num_seeds: int) -> dict[str, Any]:

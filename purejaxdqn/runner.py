@@ -2,9 +2,13 @@
 happen between chunks, never per step.
 
 A chunked run is bit-for-bit the single `jax.vmap(train)(keys)` call
-(tests/test_runner.py): chunks only decide where control returns to Python, and the
+(tests/test_train.py): chunks only decide where control returns to Python, and the
 state carried between them is complete, so a run resumed from a checkpoint ends exactly
 as the uninterrupted one.
+
+The runs (seeds x settings) are sharded over every device of every process
+(purejaxdqn/sharding.py): the programs below are the same on one CPU and on a pod; only
+the mesh differs. Host-side views (`host`, `finish`) are gathered and unpadded.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from purejaxdqn import sharding
 from purejaxdqn.compilation_cache import enable_compilation_cache
 from purejaxdqn.config import DQNConfig
 from purejaxdqn.train import TrainResult, TrainState, make_trainer
@@ -40,6 +45,7 @@ class ChunkedRun:
         env: Any = None,
         env_params: Any = None,
         settings: list[dict[str, float]] | None = None,
+        devices: list | None = None,
     ):
         if num_seeds < 1:
             raise ValueError(f"seeds: must be >= 1, got {num_seeds}")
@@ -51,32 +57,65 @@ class ChunkedRun:
         self.periods_per_chunk = max(1, math.ceil(config.num_periods / chunks))
         keys = jax.random.split(jax.random.key(seed), num_seeds)
         if settings is None:
-            self.keys, self.hp, hp_axis = keys, config.hyperparams(), None
+            hp, hp_axis = config.hyperparams(), None
         else:
             from purejaxdqn.sweep import stacked_hyperparams
 
-            self.keys = jnp.tile(keys, len(settings))
-            self.hp, hp_axis = stacked_hyperparams(config, settings, num_seeds), 0
-        self.num_runs = int(self.keys.shape[0])
+            keys = jnp.tile(keys, len(settings))
+            hp, hp_axis = stacked_hyperparams(config, settings, num_seeds), 0
+        self.num_runs = int(keys.shape[0])
+
+        self.mesh = sharding.run_mesh(devices)
+        padded = sharding.padded(self.num_runs, self.mesh)
+        runs, whole = sharding.run_sharding(self.mesh), sharding.replicated(self.mesh)
+        hp_sharding = whole if hp_axis is None else runs
+        self.keys = sharding.to_global(sharding.pad_runs(keys, padded), runs)
+        self.hp = sharding.to_global(
+            hp if hp_axis is None else sharding.pad_runs(hp, padded), hp_sharding
+        )
         trainer = make_trainer(config, env, env_params)
-        self._init = jax.jit(jax.vmap(trainer.init, in_axes=(0, hp_axis)))
-        self._run = jax.jit(jax.vmap(trainer.run, in_axes=(0, hp_axis, None)))
-        self._finish = jax.jit(jax.vmap(trainer.finish, in_axes=(0, hp_axis)))
-        self.template = jax.eval_shape(self._init, self.keys, self.hp)
+        self._init = jax.jit(
+            jax.vmap(trainer.init, in_axes=(0, hp_axis)),
+            in_shardings=(runs, hp_sharding),
+            out_shardings=runs,
+        )
+        self._run = jax.jit(
+            jax.vmap(trainer.run, in_axes=(0, hp_axis, None)),
+            in_shardings=(runs, hp_sharding, whole),
+            out_shardings=runs,
+        )
+        self._finish = jax.jit(
+            jax.vmap(trainer.finish, in_axes=(0, hp_axis)),
+            in_shardings=(runs, hp_sharding),
+            out_shardings=runs,
+        )
+        self._runs_sharding = runs
+        self._device_template = jax.eval_shape(self._init, self.keys, self.hp)
+        # The state as checkpoints and callers see it: num_runs, not padded.
+        self.template = jax.tree.map(
+            lambda x: jax.ShapeDtypeStruct((self.num_runs, *x.shape[1:]), x.dtype),
+            self._device_template,
+        )
         self._compiled: tuple | None = None
 
     def compile(self) -> float:
-        """Compiles the three programs; returns the seconds it took."""
-        enable_compilation_cache()
+        """Compiles the three programs; returns the seconds it took.
+
+        Turns on the persistent compilation cache (default directory) unless one is set.
+        """
+        if not jax.config.jax_compilation_cache_dir:  # type: ignore[attr-defined]
+            enable_compilation_cache()
         start = time.perf_counter()
         self._compiled = (
             self._init.lower(self.keys, self.hp).compile(),
-            self._run.lower(self.template, self.hp, 0).compile(),
-            self._finish.lower(self.template, self.hp).compile(),
+            self._run.lower(self._device_template, self.hp, 0).compile(),
+            self._finish.lower(self._device_template, self.hp).compile(),
         )
+        sharding.barrier("compiled")
         return time.perf_counter() - start
 
     def init(self) -> TrainState:
+        """The initial state, on the devices (sharded and padded)."""
         return self._programs()[0](self.keys, self.hp)
 
     def run(
@@ -85,7 +124,7 @@ class ChunkedRun:
         """Runs the remaining periods chunk by chunk; `after_chunk(state)` returning False stops."""
         run = self._programs()[1]
         while True:
-            done = int(np.max(np.asarray(state.period)))
+            done = int(np.max(self._small(state)[0]))
             if self.is_done(state):
                 return state
             stop = min(
@@ -97,11 +136,25 @@ class ChunkedRun:
                 return state
 
     def finish(self, state: TrainState) -> TrainResult:
-        return jax.block_until_ready(self._programs()[2](state, self.hp))
+        """The final evaluation; the result as numpy arrays on the host, one row per run."""
+        return self.host(self._programs()[2](state, self.hp))
+
+    def host(self, tree: Any) -> Any:
+        """A device-side state or result, gathered from every process and unpadded."""
+        return sharding.unpad(sharding.to_host(tree), self.num_runs)
+
+    def load(self, state: TrainState) -> TrainState:
+        """A host state (e.g. from a checkpoint, `num_runs` rows) placed on the devices."""
+        padded = sharding.padded(self.num_runs, self.mesh)
+        return sharding.to_global(sharding.pad_runs(state, padded), self._runs_sharding)
 
     def is_done(self, state: TrainState) -> bool:
-        stopped = np.asarray(state.frozen) | np.asarray(state.diverged)
-        return bool(np.all((np.asarray(state.period) >= self.config.num_periods) | stopped))
+        period, frozen, diverged = self._small(state)
+        return bool(np.all((period >= self.config.num_periods) | frozen | diverged))
+
+    def _small(self, state: TrainState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        period, frozen, diverged = self.host((state.period, state.frozen, state.diverged))
+        return np.asarray(period), np.asarray(frozen), np.asarray(diverged)
 
     def _programs(self) -> tuple:
         if self._compiled is None:

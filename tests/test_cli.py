@@ -107,6 +107,8 @@ def test_config_json_round_trips_through_the_command(run_dir, tmp_path):
         (["--config", "/no/such/config.json"], "no such file"),
         (["--env", "Pendulum-v1", "--solve-threshold", "-200"], "Discrete"),
         (["--env", "Catch-bsuite"], "solve_threshold: Catch-bsuite has no registered threshold"),
+        (["--devices", "0"], "--devices: must be in 1..1, got 0"),
+        (["--num-processes", "2", "--process-id", "2"], "--process-id: must be in 0..1, got 2"),
     ],
 )
 def test_bad_input_is_one_line_error(args, message, tmp_path):

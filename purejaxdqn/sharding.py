@@ -1,0 +1,166 @@
+"""Runs sharded over devices and processes: a 1-D `Mesh` over the run axis.
+
+Every leaf of a run's state has a leading run axis (seeds x settings), and no run reads
+another's data, so sharding that axis over all devices partitions the program with no
+communication but the "has every run stopped?" reduction once per eval period. The same
+code runs on one CPU, all GPUs of a machine, or every device of a `jax.distributed` job.
+
+    mesh = run_mesh()                  # all devices of all processes
+    keys = to_global(keys, mesh)       # numpy-identical on every process -> sharded array
+    host = to_host(state)              # the whole (gathered) state as numpy, on every process
+
+The run count is padded up to a multiple of the device count (`padded`): extra runs copy
+the last one and are dropped from results (`unpad`).
+
+Rounding: each device runs the same per-run program on its slice of runs. Batched
+matrix products round differently for different batch sizes on some backends, so a
+sharded result can differ from the one-device result in the last bits; it equals, bit for
+bit, the one-device result of each device's slice run alone (tests/test_sharding.py).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import multihost_utils
+from jax.interpreters import mlir
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+RUN_AXIS = "run"
+
+
+def _use_portable_mulhi() -> None:
+    """Lower `lax.mulhi` (used by the Philox run key) through a widening multiply.
+
+    jax 0.10.2 lowers it to `chlo.mulhi`, which a multi-device compile cannot convert to
+    StableHLO ("Unable to convert MHLO to StableHLO"). JAX's own fallback for older jaxlibs
+    computes the same integer exactly: the random bits, and so every result, are unchanged.
+    """
+    try:
+        from jax._src.lax.lax import _mulhi_impl
+    except ImportError:  # a JAX without the fallback: keep its lowering
+        return
+    mlir.register_lowering(jax.lax.mulhi_p, mlir.lower_fun(_mulhi_impl, multiple_results=False))
+
+
+_use_portable_mulhi()
+
+
+def run_mesh(devices: list | None = None) -> Mesh:
+    """A 1-D mesh named "run" over `devices` (default: every device of every process)."""
+    return Mesh(np.asarray(devices if devices is not None else jax.devices()), (RUN_AXIS,))
+
+
+def run_sharding(mesh: Mesh) -> NamedSharding:
+    """Leading (run) axis split over the mesh; other axes whole."""
+    return NamedSharding(mesh, PartitionSpec(RUN_AXIS))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def padded(num_runs: int, mesh: Mesh) -> int:
+    """The run count rounded up to a multiple of the mesh's device count."""
+    devices = mesh.devices.size
+    return -(-num_runs // devices) * devices
+
+
+def pad_runs(tree: Any, num_runs: int) -> Any:
+    """Extends every leaf's leading axis to `num_runs` by repeating its last entry."""
+
+    def pad(x):
+        extra = num_runs - x.shape[0]
+        if extra == 0:
+            return x
+        return jnp.concatenate([x, jnp.repeat(x[-1:], extra, axis=0)])
+
+    return jax.tree.map(pad, tree)
+
+
+def unpad(tree: Any, num_runs: int) -> Any:
+    return jax.tree.map(lambda x: x[:num_runs], tree)
+
+
+def to_global(tree: Any, sharding: NamedSharding) -> Any:
+    """Places a pytree that every process holds whole (same values everywhere) on `sharding`.
+
+    Typed PRNG keys travel as their key data and are re-wrapped.
+    """
+
+    def put(x):
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            impl = jax.random.key_impl(x)
+            return jax.random.wrap_key_data(put(jax.random.key_data(x)), impl=impl)
+        if jax.process_count() == 1:
+            return jax.device_put(x, sharding)
+        host = np.asarray(x)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree.map(put, tree)
+
+
+def to_host(tree: Any) -> Any:
+    """The whole pytree as numpy arrays on this process (gathered from all processes)."""
+    if jax.process_count() == 1:
+        return jax.device_get(tree)
+
+    def gather(x):
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            impl = jax.random.key_impl(x)
+            return jax.random.wrap_key_data(gather(jax.random.key_data(x)), impl=impl)
+        if x.is_fully_addressable:
+            return np.asarray(x)
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
+    return jax.tree.map(gather, tree)
+
+
+def initialize_distributed(
+    coordinator: str | None, num_processes: int | None, process_id: int | None
+) -> None:
+    """`jax.distributed.initialize`, from flags or the environment.
+
+    Unset values are read from JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID,
+    and otherwise left to JAX's cluster detection (SLURM, Open MPI, Kubernetes, Cloud TPU).
+    On the CPU the processes talk through JAX's default gloo collectives.
+    """
+    env = os.environ
+    coordinator = coordinator or env.get("JAX_COORDINATOR_ADDRESS")
+    if num_processes is None and env.get("JAX_NUM_PROCESSES"):
+        num_processes = int(env["JAX_NUM_PROCESSES"])
+    if process_id is None and env.get("JAX_PROCESS_ID"):
+        process_id = int(env["JAX_PROCESS_ID"])
+    jax.distributed.initialize(
+        coordinator_address=coordinator, num_processes=num_processes, process_id=process_id
+    )
+
+
+_barriers = 0
+
+
+def barrier(name: str, timeout_s: float = 3600.0) -> None:
+    """Waits until every process gets here (a no-op in a one-process run).
+
+    CPU collectives (gloo) give up after 30 s when one process reaches a collective long
+    before another (one compiles slower, process 0 writes a large checkpoint); the
+    coordination service's barrier waits as long as `timeout_s`.
+    """
+    global _barriers
+    if jax.process_count() == 1:
+        return
+    from jax._src import distributed  # the coordination client has no public handle
+
+    _barriers += 1
+    client = distributed.global_state.client
+    if client is not None:
+        client.wait_at_barrier(f"purejaxdqn-{name}-{_barriers}", int(timeout_s * 1000))
+
+
+def is_writer() -> bool:
+    """Only process 0 writes the run directory."""
+    return jax.process_index() == 0

@@ -1,0 +1,52 @@
+"""Run by tests/test_sharding.py in a fresh process with 4 forced host devices.
+
+    XLA_FLAGS=--xla_force_host_platform_device_count=4 python tests/sharded_runs.py OUT.npz
+
+Saves, for a tiny config and 6 seeds: the runner sharded over 4 devices (6 runs padded to 8),
+over 1 device, and a plain `jit(vmap(train))` with its input sharded over the 4 devices.
+"""
+
+import sys
+
+import jax
+import numpy as np
+from conftest import tiny_config
+
+import purejaxdqn
+from purejaxdqn import sharding
+from purejaxdqn.runner import ChunkedRun
+
+
+def leaves(result) -> dict[str, np.ndarray]:
+    flat = jax.tree_util.tree_flatten_with_path((result.params, result.metrics, result.state))[0]
+    out = {}
+    for path, x in flat:
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            x = jax.random.key_data(x)
+        out[jax.tree_util.keystr(path)] = np.asarray(x)
+    out["final_eval_returns"] = np.asarray(result.final_eval_returns)
+    return out
+
+
+def main(path: str) -> None:
+    assert len(jax.devices()) == 4, jax.devices()
+    cfg = tiny_config()
+    runs = {}
+    four = ChunkedRun(cfg, num_seeds=6, seed=3, chunks=2)
+    assert four.keys.shape[0] == 8 and len(four.keys.sharding.device_set) == 4
+    runs["four"] = leaves(four.finish(four.run(four.init())))
+    one = ChunkedRun(cfg, num_seeds=6, seed=3, chunks=2, devices=jax.devices()[:1])
+    runs["one"] = leaves(one.finish(one.run(one.init())))
+    # the single call (no chunks) partitioned the same way: 8 seeds, 2 per device
+    mesh = sharding.run_mesh()
+    keys = jax.random.split(jax.random.key(3), 6)
+    keys = sharding.pad_runs(keys, 8)
+    train = jax.vmap(purejaxdqn.make_train(cfg))
+    spec = sharding.run_sharding(mesh)
+    single = jax.jit(train, in_shardings=spec, out_shardings=spec)(sharding.to_global(keys, spec))
+    runs["single_call"] = leaves(sharding.unpad(jax.device_get(single), 6))
+    np.savez(path, **{f"{run}|{name}": x for run, data in runs.items() for name, x in data.items()})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

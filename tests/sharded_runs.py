@@ -3,7 +3,8 @@
     XLA_FLAGS=--xla_force_host_platform_device_count=4 python tests/sharded_runs.py OUT.npz
 
 Saves, for a tiny config and 6 seeds: the runner sharded over 4 devices (6 runs padded to 8),
-over 1 device, and a plain `jit(vmap(train))` with its input sharded over the 4 devices.
+over 1 device, and a plain `jit(vmap(train))` with its input sharded over the 4 devices;
+and a 2 settings x 3 seeds sweep over 4 devices and over 1.
 """
 
 import sys
@@ -45,6 +46,11 @@ def main(path: str) -> None:
     spec = sharding.run_sharding(mesh)
     single = jax.jit(train, in_shardings=spec, out_shardings=spec)(sharding.to_global(keys, spec))
     runs["single_call"] = leaves(sharding.unpad(jax.device_get(single), 6))
+    # a sweep: 2 settings x 3 seeds, the traced hyperparameters sharded with the runs
+    settings = [{"learning_rate": 1e-3, "gamma": 0.99}, {"learning_rate": 3e-3, "gamma": 0.9}]
+    for name, devices in (("sweep_four", None), ("sweep_one", jax.devices()[:1])):
+        sweep = ChunkedRun(cfg, num_seeds=3, seed=5, chunks=1, settings=settings, devices=devices)
+        runs[name] = leaves(sweep.finish(sweep.run(sweep.init())))
     np.savez(path, **{f"{run}|{name}": x for run, data in runs.items() for name, x in data.items()})
 
 

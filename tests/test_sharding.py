@@ -49,12 +49,13 @@ def test_chunked_run_over_4_devices_is_the_single_partitioned_call_bit_for_bit(s
     assert four["final_eval_returns"].shape[0] == 6  # the 2 padding runs are dropped
 
 
-def test_4_devices_equal_1_device_up_to_float_rounding(sharded):
+@pytest.mark.parametrize("four, one", [("four", "one"), ("sweep_four", "sweep_one")])
+def test_4_devices_equal_1_device_up_to_float_rounding(sharded, four, one):
     """Integers (env steps, episodes, stored actions, keys) and the greedy returns are
     identical; floats differ by a few float32 ulps. The first difference is in the first
     gradient step's bias gradient (a sum over the batch), which the partitioned program
     adds in another order: rounding, not a different computation."""
-    four, one = sharded["four"], sharded["one"]
+    four, one = sharded[four], sharded[one]
     floats = 0
     for name in four:
         a, b = four[name], one[name]

@@ -5,17 +5,18 @@ another's data, so sharding that axis over all devices partitions the program wi
 communication but the "has every run stopped?" reduction once per eval period. The same
 code runs on one CPU, all GPUs of a machine, or every device of a `jax.distributed` job.
 
-    mesh = run_mesh()                  # all devices of all processes
-    keys = to_global(keys, mesh)       # numpy-identical on every process -> sharded array
-    host = to_host(state)              # the whole (gathered) state as numpy, on every process
+    mesh = run_mesh()                                # all devices of all processes
+    keys = to_global(keys, run_sharding(mesh))       # same values on every process -> sharded
+    host = to_host(state)                            # the whole state as numpy, on every process
 
 The run count is padded up to a multiple of the device count (`padded`): extra runs copy
 the last one and are dropped from results (`unpad`).
 
-Rounding: each device runs the same per-run program on its slice of runs. Batched
-matrix products round differently for different batch sizes on some backends, so a
-sharded result can differ from the one-device result in the last bits; it equals, bit for
-bit, the one-device result of each device's slice run alone (tests/test_sharding.py).
+Rounding: the partitioned program is deterministic (the same mesh gives the same bits, one
+process or several), but XLA compiles it differently from the one-device program: a sum
+over the batch (a bias gradient) is added in another order. Parameters then differ from
+the one-device run by a few float32 ulps while integers (env steps, episodes, actions) and
+greedy returns agree on the test runs (tests/test_sharding.py).
 """
 
 from __future__ import annotations
@@ -105,19 +106,29 @@ def to_global(tree: Any, sharding: NamedSharding) -> Any:
 
 
 def to_host(tree: Any) -> Any:
-    """The whole pytree as numpy arrays on this process (gathered from all processes)."""
+    """The whole pytree as numpy arrays on this process (gathered from all processes).
+
+    Typed PRNG keys come back as key arrays. In a multi-process run every process must
+    call this (one collective for the whole tree).
+    """
     if jax.process_count() == 1:
         return jax.device_get(tree)
-
-    def gather(x):
-        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-            impl = jax.random.key_impl(x)
-            return jax.random.wrap_key_data(gather(jax.random.key_data(x)), impl=impl)
-        if x.is_fully_addressable:
-            return np.asarray(x)
-        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-
-    return jax.tree.map(gather, tree)
+    leaves, treedef = jax.tree.flatten(tree)
+    impls = [
+        jax.random.key_impl(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else None
+        for x in leaves
+    ]
+    data = [x if impl is None else jax.random.key_data(x) for x, impl in zip(leaves, impls)]
+    remote = [i for i, x in enumerate(data) if not x.is_fully_addressable]
+    gathered = multihost_utils.process_allgather([data[i] for i in remote], tiled=True)
+    host: list[Any] = [None if i in remote else np.asarray(x) for i, x in enumerate(data)]
+    for i, x in zip(remote, gathered):
+        host[i] = np.asarray(x)
+    out = [
+        x if impl is None else jax.random.wrap_key_data(x, impl=impl)
+        for x, impl in zip(host, impls)
+    ]
+    return jax.tree.unflatten(treedef, out)
 
 
 def initialize_distributed(

@@ -404,6 +404,7 @@ def tables(data: dict) -> str:
             f"{ours:,} env steps/s, **{ours / k['keras_env_steps_per_s']:,.0f}x**.",
             "",
         ]
+    lines += peer_notes(data)
     if data.get("goals"):
         lines += [
             "### Goals of issue 6 in this run",
@@ -418,6 +419,52 @@ def tables(data: dict) -> str:
         "![time to solve](results/time_to_solve.png)",
     ]
     return "\n".join(lines)
+
+
+def peer_notes(data: dict) -> list[str]:
+    """How each peer was configured in this run, from the recorded rows."""
+    lines = []
+    solve = data.get("solve", [])
+    sb3 = [r for r in solve if r["tool"] == "sb3"]
+    if sb3:
+        hp = sb3[0]["sb3_hyperparams"]
+        at_once = max(r["processes_at_once"] for r in sb3)
+        lines += [
+            "### How the peers ran",
+            "",
+            f"- **SB3**: rl-zoo's CartPole-v1 entry of `rl_zoo3/hyperparams/dqn.yml`, as "
+            f"installed: `{json.dumps(hp)}`; trained for its n_timesteps; one process per "
+            f"seed with `torch.set_num_threads(1)`, {at_once} processes at a time (one per "
+            "core, a process pool as a practitioner would run seeds on this machine); the "
+            "8-seed total is the wall time for all 8 processes, each including its final "
+            "evaluation (100 gymnasium episodes, `predict(deterministic=True)`); its run s and "
+            "eval s columns are per-process medians.",
+        ]
+    rejax = {r["config"]: r["rejax_config"] for r in solve if r["tool"] == "rejax"}
+    if rejax:
+        for label, cfg in rejax.items():
+            lines.append(f"- **rejax, {label}**: `{json.dumps(cfg)}`")
+        unmatched = data.get("rejax_equal_config_unmatched", [])
+        if unmatched:
+            lines.append(
+                "- rejax's equal config maps the preset's fields one to one (num_envs, "
+                "buffer_size, learning_starts -> fill_buffer, batch_size, gradient_steps -> "
+                "num_epochs, learning_rate, max_grad_norm, gamma, double_q -> ddqn, "
+                "target_update_frequency -> target_update_freq, tau -> polyak = 1 - tau, "
+                "epsilon ends, epsilon_decay_steps -> exploration_fraction = decay / "
+                "total_timesteps, activation, eval_frequency -> eval_freq). Not matched:"
+            )
+            lines += [f"  - {u}" for u in unmatched]
+        lines += [
+            "- Every rejax run trains its full total_timesteps (it has no early stop); "
+            "purejaxdqn's preset stops once all seeds' periodic greedy evaluations reached "
+            "475. The final evaluation of rejax runs (the eval s column) is compiled and run "
+            "in rejax's venv with the same protocol as purejaxdqn's: 100 fresh greedy "
+            "episodes of gymnax CartPole-v1.",
+        ]
+    if lines:
+        lines.append("")
+    return lines
 
 
 def goals(data: dict) -> list[tuple[str, str, str]]:
@@ -607,8 +654,10 @@ def main() -> int:
     }
     print(f"machine: {data['machine']}", flush=True)
     parts = {"solve": part_solve, "throughput": part_throughput, "keras": part_keras}
+    partial = RESULTS / "peers.partial.json"  # what finished so far, if a part fails
     for name in args.part or list(parts):
         parts[name](args, data)
+        partial.write_text(json.dumps(data, indent=2) + "\n")
     versions = data["machine"]["versions"]
     for r in data.get("solve", []):
         for k, v in r.get("versions", {}).items():
@@ -621,6 +670,7 @@ def main() -> int:
     data["goals"] = goals(data)
     data["duration_s"] = time.perf_counter() - start
     (RESULTS / "peers.json").write_text(json.dumps(data, indent=2) + "\n")
+    partial.unlink(missing_ok=True)
     render(data)
     return 0
 

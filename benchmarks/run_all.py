@@ -1,6 +1,6 @@
 """purejaxdqn side by side with the tools users would pick instead, in one command.
 
-    python benchmarks/run_all.py            # everything; about 25 minutes on the 2-core CPU
+    python benchmarks/run_all.py            # everything; 71 minutes on the shared 2-core CPU
     python benchmarks/run_all.py --quick    # regression guard, about 1 minute
 
 The peers run as subprocesses, each in its own virtual environment built from registry
@@ -658,14 +658,7 @@ def main() -> int:
     for name in args.part or list(parts):
         parts[name](args, data)
         partial.write_text(json.dumps(data, indent=2) + "\n")
-    versions = data["machine"]["versions"]
-    for r in data.get("solve", []):
-        for k, v in r.get("versions", {}).items():
-            versions.setdefault(
-                k if k == r["tool"] or k not in versions else f"{k} ({r['tool']})", v
-            )
-    if "keras" in data:
-        versions["tensorflow"] = data["keras"]["tensorflow"]
+    data["machine"]["versions"] = all_versions(data)
     data["rejax_equal_config_unmatched"] = rejax_equal_config(purejaxdqn.presets.cartpole())[1]
     data["goals"] = goals(data)
     data["duration_s"] = time.perf_counter() - start
@@ -675,7 +668,20 @@ def main() -> int:
     return 0
 
 
+def all_versions(data: dict) -> dict:
+    """Our versions, then each peer's venv's, named "package (peer)" but for the peer itself."""
+    ours = ("purejaxdqn", "jax", "gymnax")
+    versions = {k: data["machine"]["versions"][k] for k in ours}
+    for r in data.get("solve", []):
+        for k, v in r.get("versions", {}).items():
+            versions.setdefault(k if k == r["tool"] else f"{k} ({r['tool']})", v)
+    if "keras" in data:
+        versions["tensorflow (keras)"] = data["keras"]["tensorflow"]
+    return versions
+
+
 def render(data: dict) -> None:
+    data["machine"]["versions"] = all_versions(data)
     plots(data)
     text = tables(data)
     update_results_md(text)

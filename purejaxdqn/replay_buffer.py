@@ -175,6 +175,16 @@ def make_prioritized_replay_buffer(capacity: int) -> PrioritizedReplayBuffer:
     )
 
 
+def linear_beta(
+    env_step: jax.Array, beta_start: jax.Array, learning_starts: int, total_timesteps: int
+) -> jax.Array:
+    """Importance-sampling exponent annealed linearly from `beta_start` at
+    `learning_starts` to 1 at `total_timesteps` (held at the ends). Shape ()."""
+    span = max(total_timesteps - learning_starts, 1)
+    progress = jnp.clip((env_step - learning_starts).astype(jnp.float32) / span, 0.0, 1.0)
+    return beta_start + (1.0 - beta_start) * progress
+
+
 def importance_weights(
     probabilities: jax.Array, buffer_size: jax.Array, beta: jax.Array
 ) -> jax.Array:

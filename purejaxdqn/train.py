@@ -33,6 +33,7 @@ from purejaxdqn.replay_buffer import (
     PrioritizedBufferState,
     Transition,
     importance_weights,
+    linear_beta,
     make_prioritized_replay_buffer,
     make_replay_buffer,
 )
@@ -117,12 +118,7 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
     num_envs = config.num_envs
 
     def optimizer(hp: Hyperparams) -> optax.GradientTransformation:
-        learning_rate: Any = hp.learning_rate
-        if config.learning_rate_schedule == "linear":  # built from the traced values
-            learning_rate = optax.linear_schedule(
-                hp.learning_rate, hp.learning_rate_end, config.num_gradient_steps
-            )
-        return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(learning_rate))
+        return make_optimizer(config, hp)
 
     def collect(
         state: TrainState, key: jax.Array, action: jax.Array, gamma: jax.Array, store: bool = True
@@ -240,12 +236,8 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         )
 
     def priority_beta(state: TrainState, hp: Hyperparams) -> jax.Array:
-        """Importance-sampling exponent: priority_beta_start at learning_starts, linearly
-        to 1 at total_timesteps."""
-        span = max(config.total_timesteps - config.learning_starts, 1)
-        progress = (state.env_step - config.learning_starts).astype(jnp.float32) / span
-        return hp.priority_beta_start + (1.0 - hp.priority_beta_start) * jnp.clip(
-            progress, 0.0, 1.0
+        return linear_beta(
+            state.env_step, hp.priority_beta_start, config.learning_starts, config.total_timesteps
         )
 
     def _iteration(state: TrainState, hp: Hyperparams) -> tuple[TrainState, jax.Array]:
@@ -374,6 +366,20 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         )
 
     return Trainer(init=init, run=run, finish=finish)
+
+
+def make_optimizer(config: DQNConfig, hp: Hyperparams) -> optax.GradientTransformation:
+    """Gradient clipping, then Adam at the config's learning-rate schedule.
+
+    "linear" decays from hp.learning_rate to hp.learning_rate_end over the run's
+    `num_gradient_steps` (optax.linear_schedule built from the traced values, so sweeps
+    over learning_rate still share one program)."""
+    learning_rate: Any = hp.learning_rate
+    if config.learning_rate_schedule == "linear":
+        learning_rate = optax.linear_schedule(
+            hp.learning_rate, hp.learning_rate_end, config.num_gradient_steps
+        )
+    return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(learning_rate))
 
 
 def q_network_for(config: DQNConfig, env: Any, env_params: Any) -> QNetwork:

@@ -8,7 +8,7 @@ priorities (proportional prioritized replay, Schaul et al. 2016).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -49,6 +49,20 @@ class ReplayBuffer(NamedTuple):
 
 def _ring_slots(position: jax.Array, n: int, capacity: int) -> jax.Array:
     return (position + jnp.arange(n, dtype=jnp.int32)) % capacity
+
+
+def _write(
+    storage: Transition, batch: Transition, position: jax.Array, slots: jax.Array, capacity: int
+) -> Transition:
+    """Writes `batch` at `slots` (= the ring positions from `position`)."""
+    n = jax.tree.leaves(batch)[0].shape[0]
+    if capacity % n == 0:  # positions stay multiples of n: one contiguous block
+        return jax.tree.map(
+            lambda s, x: jax.lax.dynamic_update_slice_in_dim(s, x, position, axis=0),
+            storage,
+            batch,
+        )
+    return jax.tree.map(lambda s, x: s.at[slots].set(x), storage, batch)
 
 
 def make_replay_buffer(capacity: int) -> ReplayBuffer:
@@ -97,8 +111,12 @@ class PrioritizedBufferState:
     storage: Transition  # each leaf (capacity, ...)
     position: jax.Array  # shape=(), int32: slot the next transition goes to
     size: jax.Array  # shape=(), int32: filled slots, <= capacity
-    tree: jax.Array  # (2 * next_pow2(capacity),) float32: sum tree of priority ** alpha
+    tree: sum_tree.SumTree  # levels of a 16-ary sum tree of priority ** alpha
     max_priority: jax.Array  # shape=(), float32: largest priority ** alpha so far
+
+    if TYPE_CHECKING:  # flax adds `replace`; tell the type checker
+
+        def replace(self, **changes: Any) -> PrioritizedBufferState: ...
 
 
 class PrioritizedSample(NamedTuple):
@@ -141,7 +159,7 @@ def make_prioritized_replay_buffer(capacity: int) -> PrioritizedReplayBuffer:
         if n > capacity:
             raise ValueError(f"cannot add {n} transitions at once to a buffer of {capacity}")
         slots = _ring_slots(state.position, n, capacity)
-        storage = jax.tree.map(lambda s, x: s.at[slots].set(x), state.storage, batch)
+        storage = _write(state.storage, batch, state.position, slots, capacity)
         tree = sum_tree.update(state.tree, slots, jnp.full((n,), state.max_priority))
         return state.replace(
             storage=storage,
@@ -154,7 +172,7 @@ def make_prioritized_replay_buffer(capacity: int) -> PrioritizedReplayBuffer:
         """Stratified proportional sample. Needs `state.size >= 1`."""
         idx = sum_tree.sample(key, state.tree, batch_size)
         idx = jnp.minimum(idx, state.size - 1)  # unreachable guard: empty leaves have p = 0
-        leaf = state.tree[state.tree.shape[0] // 2 + idx]
+        leaf = state.tree[-1][idx]
         return PrioritizedSample(
             transitions=jax.tree.map(lambda s: s[idx], state.storage),
             indices=idx,

@@ -260,11 +260,12 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
                 )
                 priorities = (jnp.abs(td) + config.priority_epsilon) ** hp.priority_alpha
                 # A non-finite TD error (divergence) must not poison the sum tree.
+                prioritized: Any = state.buffer
                 priorities = jnp.where(
-                    jnp.isfinite(priorities), priorities, state.buffer.max_priority
+                    jnp.isfinite(priorities), priorities, prioritized.max_priority
                 )
                 state = state.replace(
-                    buffer=buffer.update_priorities(state.buffer, sample.indices, priorities)
+                    buffer=buffer.update_priorities(prioritized, sample.indices, priorities)
                 )
             else:
                 batch = buffer.sample(key, state.buffer, config.batch_size)  # (batch_size, ...)

@@ -11,8 +11,13 @@ from purejaxdqn.networks import CONV_CHANNELS, make_q_network
 
 @pytest.mark.parametrize(
     "batch_shape, obs_shape, torso",
-    [((), (4,), "mlp"), ((5,), (4,), "mlp"), ((2, 3), (10, 10, 4), "conv"), ((5,), (10, 5), "auto")],
-)  # fmt: skip
+    [
+        ((), (4,), "mlp"),
+        ((5,), (4,), "mlp"),
+        ((2, 3), (10, 10, 4), "conv"),
+        ((5,), (10, 5), "auto"),
+    ],
+)
 def test_dueling_head_shapes(batch_shape, obs_shape, torso):
     net = make_q_network(3, (32, 16), "relu", obs_shape, torso=torso, dueling=True)
     obs = jnp.ones((*batch_shape, *obs_shape))

@@ -33,16 +33,20 @@ def _example():
 
 
 def _check_sums(tree):
-    tree = np.asarray(tree, np.float64)
-    size = tree.shape[0] // 2
-    for node in range(1, size):
-        np.testing.assert_allclose(tree[node], tree[2 * node] + tree[2 * node + 1], rtol=1e-6)
+    """Every entry of a level is the sum of its block in the level below."""
+    for upper, lower in zip(tree[:-1], tree[1:]):
+        sums = np.asarray(lower, np.float64).reshape(-1, sum_tree.BRANCHING).sum(-1)
+        np.testing.assert_allclose(np.asarray(upper)[: sums.size], sums, rtol=1e-6)
+        assert np.all(np.asarray(upper)[sums.size :] == 0)
 
 
-@pytest.mark.parametrize("capacity, slots", [(1, 1), (5, 8), (8, 8), (50_000, 65_536)])
-def test_tree_size_is_next_power_of_two(capacity, slots):
-    assert sum_tree.num_leaf_slots(capacity) == slots
-    assert sum_tree.init(capacity).shape == (2 * slots,)
+@pytest.mark.parametrize(
+    "capacity, sizes",
+    [(1, [16]), (16, [16]), (17, [16, 32]), (50_000, [16, 208, 3136, 50_000])],
+)
+def test_level_sizes(capacity, sizes):
+    assert sum_tree.level_sizes(capacity) == sizes
+    assert [x.shape[0] for x in sum_tree.init(capacity)] == sizes
 
 
 class TestSumTree(chex.TestCase):
@@ -50,15 +54,16 @@ class TestSumTree(chex.TestCase):
     def test_update_keeps_every_node_the_sum_of_its_children(self):
         update = self.variant(sum_tree.update)
         rng = np.random.default_rng(0)
-        tree = sum_tree.init(13)
+        tree = sum_tree.init(3000)  # three levels
         for _ in range(5):
-            idx = rng.integers(0, 13, size=6)  # repeats included
-            values = rng.uniform(0.1, 3.0, size=6)
+            idx = rng.integers(0, 3000, size=40)  # repeats included
+            values = rng.uniform(0.1, 3.0, size=40)
             tree = update(tree, jnp.asarray(idx, jnp.int32), jnp.asarray(values, jnp.float32))
             _check_sums(tree)
-        leaves = np.asarray(sum_tree.leaves(tree, 13))
+        assert len(tree) == 3
+        leaves = np.asarray(sum_tree.leaves(tree, 3000))
         np.testing.assert_allclose(float(sum_tree.total(tree)), leaves.sum(), rtol=1e-6)
-        assert np.all(np.asarray(tree)[16 + 13 :] == 0)  # slots past capacity stay empty
+        assert np.all(np.asarray(tree[-1])[3000:] == 0)  # padding past capacity stays empty
 
     @chex.variants(with_jit=True, without_jit=True)
     def test_stratified_sample_by_hand(self):
@@ -73,20 +78,23 @@ class TestSumTree(chex.TestCase):
 
     def test_sampling_frequencies_match_priorities(self):
         # Uneven priorities, a zero leaf and unused slots past the capacity.
+        # Spread over three levels and several blocks (slots 0 .. 290 of 300).
         priorities = np.array([5.0, 0.5, 0.0, 2.0, 1.0, 8.0, 0.25, 3.25])
+        slots = np.array([0, 1, 17, 40, 100, 250, 255, 290])
         tree = sum_tree.update(
-            sum_tree.init(11), jnp.arange(8), jnp.asarray(priorities, jnp.float32)
+            sum_tree.init(300), jnp.asarray(slots), jnp.asarray(priorities, jnp.float32)
         )
         draws, batch = 400, 50
         keys = jax.random.split(jax.random.key(1), draws)
         idx = np.asarray(jax.jit(jax.vmap(lambda k: sum_tree.sample(k, tree, batch)))(keys))
         n = idx.size
-        freq = np.bincount(idx.ravel(), minlength=16)[:11] / n
-        expected = np.concatenate([priorities / priorities.sum(), np.zeros(3)])
+        freq = np.bincount(idx.ravel(), minlength=304) / n
+        expected = np.zeros(304)
+        expected[slots] = priorities / priorities.sum()
         # 5 binomial standard deviations (stratification only lowers the variance)
         tol = 5 * np.sqrt(expected * (1 - expected) / n) + 1e-12
         assert np.all(np.abs(freq - expected) <= tol), (freq, expected, tol)
-        assert freq[2] == 0 and freq[8:].sum() == 0  # zero-priority leaves are never drawn
+        assert freq[17] == 0 and set(np.unique(idx)) <= set(slots)  # zero leaves never drawn
 
 
 def test_new_transitions_enter_at_the_largest_priority():

@@ -113,9 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--preset",
-        default=None,
-        help="named DQNConfig to start from (default: the --env's own preset where one "
-        "exists, else cartpole)",
+        default=argparse.SUPPRESS,  # absent: chosen from --env (the help says how)
+        help="named DQNConfig to start from (default: the --env's own preset where it "
+        "has one, else cartpole)",
     )
     p.add_argument("--config", type=Path, help="a config.json to start from instead of a preset")
     p.add_argument("--env", help="gymnax environment id (overrides the preset's)")
@@ -192,7 +192,7 @@ def resolve_config(args: argparse.Namespace) -> config_mod.DQNConfig:
             raise UsageError(f"--config {args.config}: not valid JSON ({error})") from None
         except TypeError as error:
             raise UsageError(f"--config {args.config}: {error}") from None
-    elif args.preset is not None:
+    elif getattr(args, "preset", None) is not None:
         cfg = presets.get(args.preset)
     else:
         name, cfg = presets.for_env(args.env or presets.get(presets.DEFAULT).env_id)

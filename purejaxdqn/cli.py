@@ -111,7 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", default="cartpole", help="named DQNConfig to start from")
+    p.add_argument(
+        "--preset",
+        default=argparse.SUPPRESS,  # absent: chosen from --env (the help says how)
+        help="named DQNConfig to start from (default: the --env's own preset where it "
+        "has one, else cartpole)",
+    )
     p.add_argument("--config", type=Path, help="a config.json to start from instead of a preset")
     p.add_argument("--env", help="gymnax environment id (overrides the preset's)")
     p.add_argument("--seeds", type=int, default=8, help="independent seeds trained in parallel")
@@ -204,8 +209,17 @@ def resolve_config(args: argparse.Namespace) -> config_mod.DQNConfig:
             raise UsageError(f"--config {args.config}: not valid JSON ({error})") from None
         except TypeError as error:
             raise UsageError(f"--config {args.config}: {error}") from None
-    else:
+    elif getattr(args, "preset", None) is not None:
         cfg = presets.get(args.preset)
+    else:
+        name, cfg = presets.for_env(args.env or presets.get(presets.DEFAULT).env_id)
+        if args.env is not None:
+            why = (
+                f"{args.env}'s preset"
+                if presets.ENV_PRESETS.get(args.env) == name
+                else f"the default; {args.env} has no preset of its own"
+            )
+            print(f"preset: {name} ({why})")
     changes = parse_set(args.set)
     if args.env is not None:
         changes["env_id"] = args.env

@@ -25,6 +25,8 @@ import jax.numpy as jnp
 
 ACTIVATIONS = ("relu", "swish", "tanh", "elu", "gelu")
 LOSSES = ("mse", "huber")
+LEARNING_RATE_SCHEDULES = ("constant", "linear")
+TORSOS = ("auto", "mlp", "conv")
 
 # Return at which an environment counts as solved (gym's registered reward_threshold).
 SOLVE_THRESHOLDS = {
@@ -44,6 +46,10 @@ class Hyperparams(NamedTuple):
     epsilon_decay_steps: Any  # shape=(), float32
     tau: Any  # shape=(), float32
     max_grad_norm: Any  # shape=(), float32; inf means no clipping
+    # Defaults keep `Hyperparams(...)` calls written before these fields existed working.
+    learning_rate_end: Any = 0.0  # shape=(), float32: used by the "linear" schedule
+    priority_alpha: Any = 0.6  # shape=(), float32: used with prioritized_replay
+    priority_beta_start: Any = 0.4  # shape=(), float32: used with prioritized_replay
 
 
 def _static(default: Any, doc: str) -> Any:
@@ -106,6 +112,43 @@ class DQNConfig:
         "stop a seed's learning (freeze its parameters) once a greedy eval reaches "
         "solve_threshold, as the notebook stops when solved",
     )
+    dueling: bool = _static(
+        False, "dueling head: Q = V + A - mean(A) from a shared torso (Wang et al. 2016)"
+    )
+    n_step: int = _static(
+        1,
+        "rewards summed per stored transition (n-step returns; cut at episode ends, "
+        "bootstrapping from the final observation at a time limit)",
+    )
+    prioritized_replay: bool = _static(
+        False,
+        "proportional prioritized replay with a sum tree and importance-sampling weights "
+        "(Schaul et al. 2016)",
+    )
+    priority_alpha: float = _traced(
+        0.6, "prioritized replay: sampling probability proportional to priority ** alpha"
+    )
+    priority_beta_start: float = _traced(
+        0.4,
+        "prioritized replay: importance-sampling exponent at learning_starts, annealed "
+        "linearly to 1 at total_timesteps",
+    )
+    priority_epsilon: float = _static(
+        1e-6, "prioritized replay: priority = |TD error| + priority_epsilon"
+    )
+    learning_rate_schedule: str = _static(
+        "constant",
+        f"one of {LEARNING_RATE_SCHEDULES}: linear decays learning_rate to learning_rate_end "
+        f"over the run's gradient steps",
+    )
+    learning_rate_end: float = _traced(
+        0.0, "final learning rate of the linear schedule (unused when constant)"
+    )
+    torso: str = _static(
+        "auto",
+        f"one of {TORSOS}: auto is conv for image-like (H, W, C) observations (MinAtar), "
+        f"else an MLP; conv is one 16-channel 3x3 convolution before hidden_sizes",
+    )
 
     def __post_init__(self) -> None:
         # Normalise JSON-friendly types (lists from JSON, ints for floats).
@@ -133,6 +176,11 @@ class DQNConfig:
         return (self.total_timesteps - self.learning_starts) // self.eval_frequency
 
     @property
+    def num_gradient_steps(self) -> int:
+        """Gradient steps in the whole run (the length of the linear learning-rate decay)."""
+        return self.num_periods * self.iterations_per_period * self.gradient_steps
+
+    @property
     def target_update_iterations(self) -> int:
         return self.target_update_frequency // self.train_frequency
 
@@ -153,6 +201,9 @@ class DQNConfig:
             epsilon_decay_steps=jnp.float32(self.epsilon_decay_steps),
             tau=jnp.float32(self.tau),
             max_grad_norm=jnp.float32(clip),
+            learning_rate_end=jnp.float32(self.learning_rate_end),
+            priority_alpha=jnp.float32(self.priority_alpha),
+            priority_beta_start=jnp.float32(self.priority_beta_start),
         )
 
     # ------------------------------------------------------------- validation
@@ -166,6 +217,12 @@ class DQNConfig:
                 f"CartPole-v1, Acrobot-v1, MountainCar-v0 (all: gymnax.registered_envs), "
                 f"or register yours with gymnax.register"
             )
+        if self.env_id in CONTINUOUS_ACTION_ENVS:
+            raise ValueError(
+                f"env_id: {self.env_id} has a continuous action space; purejaxdqn trains "
+                f"discrete-action envs, e.g. CartPole-v1, Acrobot-v1, MountainCar-v0, "
+                f"Breakout-MinAtar"
+            )
         positive = (
             "total_timesteps num_envs buffer_size batch_size train_frequency gradient_steps "
             "target_update_frequency eval_frequency eval_episodes"
@@ -174,6 +231,10 @@ class DQNConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: must be a positive integer, got {value!r}")
+        if isinstance(self.n_step, bool) or not isinstance(self.n_step, int) or self.n_step < 1:
+            raise ValueError(
+                f"n_step: must be a positive integer (1 is one-step), got {self.n_step!r}"
+            )
         for name in ("learning_starts", "epsilon_decay_steps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -200,11 +261,34 @@ class DQNConfig:
             raise ValueError(
                 f"max_grad_norm: must be > 0 or None (no clipping), got {self.max_grad_norm!r}"
             )
+        if not isinstance(self.learning_rate_end, (int, float)) or not (
+            0.0 <= self.learning_rate_end <= self.learning_rate
+        ):
+            raise ValueError(
+                f"learning_rate_end: must be in [0, learning_rate ({self.learning_rate})], "
+                f"got {self.learning_rate_end!r}"
+            )
+        if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
+            raise ValueError(
+                f"learning_rate_schedule: must be one of {LEARNING_RATE_SCHEDULES}, "
+                f"got {self.learning_rate_schedule!r}"
+            )
+        for name, low, high in (("priority_alpha", 0.0, 1.0), ("priority_beta_start", 0.0, 1.0)):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not low <= value <= high:
+                raise ValueError(f"{name}: must be in [{low}, {high}], got {value!r}")
+        if not isinstance(self.priority_epsilon, (int, float)) or not self.priority_epsilon > 0:
+            raise ValueError(
+                f"priority_epsilon: must be > 0 (every transition keeps a chance to be "
+                f"sampled), got {self.priority_epsilon!r}"
+            )
+        if self.torso not in TORSOS:
+            raise ValueError(f"torso: must be one of {TORSOS}, got {self.torso!r}")
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation: must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss: must be one of {LOSSES}, got {self.loss!r}")
-        for name in ("double_q", "freeze_when_solved"):
+        for name in ("double_q", "freeze_when_solved", "dueling", "prioritized_replay"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}: must be true or false, got {getattr(self, name)!r}")
         if self.batch_size > self.buffer_size:
@@ -228,6 +312,14 @@ class DQNConfig:
             raise ValueError(
                 f"learning_starts: must be >= batch_size ({self.batch_size}) so the first "
                 f"batch samples stored transitions, got {self.learning_starts}"
+            )
+        # n-step transitions reach the buffer n - 1 env steps late.
+        pending = (self.n_step - 1) * self.num_envs
+        if self.learning_starts < self.batch_size + pending:
+            raise ValueError(
+                f"learning_starts: must be >= batch_size + (n_step - 1) * num_envs "
+                f"({self.batch_size + pending}) so the first batch samples stored n-step "
+                f"transitions, got {self.learning_starts}"
             )
         if self.num_periods < 1:
             raise ValueError(
@@ -273,6 +365,16 @@ class DQNConfig:
     @classmethod
     def from_json(cls, text: str) -> DQNConfig:
         return cls.from_dict(json.loads(text))
+
+
+# gymnax ids whose action space is not Discrete (checked by tests against gymnax itself).
+CONTINUOUS_ACTION_ENVS = (
+    "Pendulum-v1",
+    "MountainCarContinuous-v0",
+    "PointRobot-misc",
+    "Reacher-misc",
+    "Swimmer-misc",
+)
 
 
 def _multiple(name: str, value: int, of_name: str, of_value: int) -> None:

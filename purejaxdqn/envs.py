@@ -34,9 +34,10 @@ def num_discrete_actions(env: Any, env_params: Any) -> int:
     """Number of actions of a discrete-action env; a clear error for any other."""
     space = env.action_space(env_params)
     if not isinstance(space, spaces.Discrete):
+        kind = "continuous" if isinstance(space, spaces.Box) else type(space).__name__
         raise ValueError(
-            f"env: {env.name} has a {type(space).__name__} action space; DQN needs a "
-            f"Discrete one (continuous-action environments are not supported)"
+            f"env: {env.name} has a {kind} action space; purejaxdqn trains discrete-action "
+            f"envs, e.g. CartPole-v1, Acrobot-v1, MountainCar-v0, Breakout-MinAtar"
         )
     return int(space.n)
 

@@ -44,6 +44,12 @@ def discount(terminated: jax.Array, gamma: jax.Array) -> jax.Array:
     return gamma * (1.0 - terminated.astype(jnp.float32))
 
 
+def n_step_discount(terminated: jax.Array, steps: jax.Array, gamma: jax.Array) -> jax.Array:
+    """gamma ** steps for an n-step transition that summed `steps` rewards, or 0 after a
+    terminal state. A time limit (truncation) does not cut it."""
+    return gamma ** steps.astype(jnp.float32) * (1.0 - terminated.astype(jnp.float32))
+
+
 def td_loss(td: jax.Array, kind: str) -> jax.Array:
     """Mean over the batch of the squared ("mse") or Huber (delta 1, "huber") TD error."""
     if kind == "mse":
@@ -51,6 +57,19 @@ def td_loss(td: jax.Array, kind: str) -> jax.Array:
     if kind == "huber":
         return jnp.mean(optax.huber_loss(td, delta=1.0))
     raise ValueError(f"loss: must be 'mse' or 'huber', got {kind!r}")
+
+
+def weighted_td_loss(td: jax.Array, weights: jax.Array, kind: str) -> jax.Array:
+    """Mean over the batch of weights * the per-transition loss of `td_loss` (B,) -> ().
+
+    With prioritized replay the weights are the importance-sampling weights."""
+    if kind == "mse":
+        per_transition = jnp.square(td)
+    elif kind == "huber":
+        per_transition = optax.huber_loss(td, delta=1.0)
+    else:
+        raise ValueError(f"loss: must be 'mse' or 'huber', got {kind!r}")
+    return jnp.mean(weights * per_transition)
 
 
 def batched_td_errors(

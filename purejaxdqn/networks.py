@@ -1,4 +1,5 @@
-"""The Q-network: an MLP from observations to one Q-value per action."""
+"""The Q-network: a torso (MLP, or a small convolution for image-like observations), then
+a linear Q head or a dueling head."""
 
 from __future__ import annotations
 
@@ -19,27 +20,46 @@ _ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 }
 
 
+CONV_CHANNELS = 16  # MinAtar's network (Young & Tian 2019): one 3x3 conv, 16 channels
+
+
 class QNetwork(nn.Module):
-    """MLP Q-network. Observations of any shape are flattened.
+    """Q-network: torso, hidden layers, then a Q head.
 
     `apply(params, obs)`: obs `(*batch, *obs_shape)` -> q `(*batch, num_actions)`.
+
+    conv=False: observations of any shape are flattened into the MLP.
+    conv=True: obs are (H, W, C) images; one 3x3, stride-1, SAME convolution with
+    `CONV_CHANNELS` channels and the activation, flattened into the MLP.
+    dueling=True: Q = V + A - mean_a A, with V (1 unit) and A (num_actions units) as two
+    linear heads on the last hidden layer (Wang et al. 2016, eq. 9).
     """
 
     num_actions: int
     hidden_sizes: Sequence[int]
     activation: str
     obs_ndim: int
+    conv: bool = False
+    dueling: bool = False
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
         batch_shape = obs.shape[: obs.ndim - self.obs_ndim]
-        x = jnp.reshape(obs, (*batch_shape, -1)).astype(jnp.float32)
         act = _ACTIVATIONS[self.activation]
+        x = obs.astype(jnp.float32)
+        if self.conv:
+            x = jnp.reshape(x, (-1, *obs.shape[obs.ndim - self.obs_ndim :]))  # (N, H, W, C)
+            x = act(nn.Conv(CONV_CHANNELS, (3, 3), padding="SAME")(x))
+        x = jnp.reshape(x, (*batch_shape, -1))
         # Glorot-uniform kernels and zero biases: Keras' Dense defaults, as in the notebook.
         dense = functools.partial(nn.Dense, kernel_init=nn.initializers.glorot_uniform())
         for width in self.hidden_sizes:
             x = act(dense(width)(x))
-        return dense(self.num_actions)(x)
+        if not self.dueling:
+            return dense(self.num_actions)(x)
+        advantage = dense(self.num_actions, name="advantage")(x)  # (*batch, num_actions)
+        value = dense(1, name="value")(x)  # (*batch, 1)
+        return value + advantage - jnp.mean(advantage, axis=-1, keepdims=True)
 
 
 def q_function(network: QNetwork) -> Callable[[Any, jax.Array], jax.Array]:
@@ -52,12 +72,30 @@ def q_function(network: QNetwork) -> Callable[[Any, jax.Array], jax.Array]:
 
 
 def make_q_network(
-    num_actions: int, hidden_sizes: Sequence[int], activation: str, obs_shape: Sequence[int]
+    num_actions: int,
+    hidden_sizes: Sequence[int],
+    activation: str,
+    obs_shape: Sequence[int],
+    torso: str = "auto",
+    dueling: bool = False,
 ) -> QNetwork:
-    """Builds the module; use it as the pure pair `init(key, obs)` / `apply(params, obs)`."""
+    """Builds the module; use it as the pure pair `init(key, obs)` / `apply(params, obs)`.
+
+    torso: "mlp", "conv" (needs (H, W, C) observations) or "auto" (conv exactly when the
+    observations are rank 3).
+    """
+    if torso == "conv" and len(obs_shape) != 3:
+        raise ValueError(
+            f"torso: conv needs image-like (H, W, C) observations, these have shape "
+            f"{tuple(obs_shape)}; use torso=mlp or auto"
+        )
+    if torso not in ("auto", "mlp", "conv"):
+        raise ValueError(f"torso: must be one of auto, mlp, conv, got {torso!r}")
     return QNetwork(
         num_actions=num_actions,
         hidden_sizes=tuple(hidden_sizes),
         activation=activation,
         obs_ndim=len(obs_shape),
+        conv=torso == "conv" or (torso == "auto" and len(obs_shape) == 3),
+        dueling=dueling,
     )

@@ -24,11 +24,19 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from purejaxdqn import envs, episode_stats, exploration, losses
+from purejaxdqn import envs, episode_stats, exploration, losses, n_step
 from purejaxdqn.config import DQNConfig, Hyperparams
 from purejaxdqn.evaluation import make_evaluate
 from purejaxdqn.networks import QNetwork, make_q_network, q_function
-from purejaxdqn.replay_buffer import BufferState, Transition, make_replay_buffer
+from purejaxdqn.replay_buffer import (
+    BufferState,
+    PrioritizedBufferState,
+    Transition,
+    importance_weights,
+    linear_beta,
+    make_prioritized_replay_buffer,
+    make_replay_buffer,
+)
 
 
 class PeriodMetrics(NamedTuple):
@@ -52,7 +60,7 @@ class TrainState:
     params: Any
     target_params: Any
     opt_state: Any
-    buffer: BufferState
+    buffer: BufferState | PrioritizedBufferState
     env_state: Any  # leaves (num_envs, ...)
     obs: jax.Array  # (num_envs, *obs_shape)
     stats: episode_stats.EpisodeStats
@@ -64,6 +72,8 @@ class TrainState:
     diverged: jax.Array  # shape=(), bool: an update went non-finite and was dropped
     diverged_step: jax.Array  # shape=(), int32: env step it happened at, -1 if never
     history: PeriodMetrics  # leaves (num_periods,)
+    # n_step > 1: the last n one-step transitions of each env (n_step.Window); else None.
+    n_step_window: Any = None
 
     if TYPE_CHECKING:  # flax adds `replace`; tell the type checker
 
@@ -95,7 +105,12 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
     num_actions = envs.num_discrete_actions(env, env_params)
     network = q_network_for(config, env, env_params)
     q_values = q_function(network)
-    buffer = make_replay_buffer(config.buffer_size)
+    per = config.prioritized_replay
+    buffer: Any = (
+        make_prioritized_replay_buffer(config.buffer_size)
+        if per
+        else make_replay_buffer(config.buffer_size)
+    )
     evaluate = make_evaluate(env, env_params, q_values, config.eval_episodes)
     threshold = config.resolved_solve_threshold
     # Stored actions take one byte where they fit (the buffer is most of the memory).
@@ -103,12 +118,15 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
     num_envs = config.num_envs
 
     def optimizer(hp: Hyperparams) -> optax.GradientTransformation:
-        return optax.chain(
-            optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(hp.learning_rate)
-        )
+        return make_optimizer(config, hp)
 
-    def collect(state: TrainState, key: jax.Array, action: jax.Array) -> TrainState:
-        """One vectorized env step: store the transitions, count the episodes."""
+    def collect(
+        state: TrainState, key: jax.Array, action: jax.Array, gamma: jax.Array, store: bool = True
+    ) -> TrainState:
+        """One vectorized env step: store the transitions, count the episodes.
+
+        n_step > 1: the step enters the window and the n-step transition starting n - 1
+        steps ago is stored (`store=False` while the window first fills)."""
         obs, env_state, reward, terminated, truncated, info = envs.vmapped_step(
             env, env_params, key, state.env_state, action
         )
@@ -119,30 +137,42 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
             next_obs=info["final_observation"],  # not the auto-reset obs
             terminated=terminated,
         )
+        window = state.n_step_window
+        if config.n_step > 1:
+            window = n_step.push(window, transition, terminated | truncated)
+            transition = n_step.oldest_n_step(window, gamma)
         return state.replace(
             obs=obs,
             env_state=env_state,
-            buffer=buffer.add(state.buffer, transition),
+            buffer=buffer.add(state.buffer, transition) if store else state.buffer,
             stats=episode_stats.update(state.stats, reward, terminated | truncated),
             env_step=state.env_step + num_envs,
+            n_step_window=window,
         )
 
-    def loss_fn(params, target_params, batch: Transition, gamma) -> jax.Array:
+    def td_errors(params, target_params, batch: Transition, gamma) -> jax.Array:
+        """(batch_size,) TD errors of a batch under the config's target."""
         if config.double_q:  # one forward pass for s_{t-1} and s_t
             q_both = q_values(params, jnp.concatenate([batch.obs, batch.next_obs]))
             q_tm1, q_t_online = jnp.split(q_both, 2)
         else:
             q_tm1, q_t_online = q_values(params, batch.obs), None
         q_t_target = q_values(target_params, batch.next_obs)
-        td = losses.batched_td_errors(
-            q_tm1,
-            batch.action,
-            batch.reward,
-            losses.discount(batch.terminated, gamma),
-            q_t_target,
-            q_t_online,
+        if batch.steps is None:
+            discount = losses.discount(batch.terminated, gamma)
+        else:
+            discount = losses.n_step_discount(batch.terminated, batch.steps, gamma)
+        return losses.batched_td_errors(
+            q_tm1, batch.action, batch.reward, discount, q_t_target, q_t_online
         )
-        return losses.td_loss(td, config.loss)
+
+    def loss_fn(params, target_params, batch: Transition, gamma) -> jax.Array:
+        return losses.td_loss(td_errors(params, target_params, batch, gamma), config.loss)
+
+    def weighted_loss_fn(params, target_params, batch: Transition, gamma, weights):
+        """Prioritized replay: importance-weighted loss, and the TD errors as aux."""
+        td = td_errors(params, target_params, batch, gamma)
+        return losses.weighted_td_loss(td, weights, config.loss), td
 
     def init(key: jax.Array, hp: Hyperparams) -> TrainState:
         key, k_net, k_reset, k_warmup = jax.random.split(as_run_key(key), 4)
@@ -154,7 +184,12 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
             reward=jnp.float32(0),
             next_obs=obs[0],
             terminated=jnp.bool_(False),
+            steps=jnp.uint8(0) if config.n_step > 1 else None,
         )
+        window = None
+        if config.n_step > 1:
+            one_step = jax.tree.map(lambda x: jnp.broadcast_to(x, (num_envs, *x.shape)), example)
+            window = n_step.init(one_step._replace(steps=None), config.n_step)
         history = jax.tree.map(
             lambda x: jnp.zeros((config.num_periods,), x.dtype), _empty_metrics()
         )
@@ -174,13 +209,20 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
             diverged=jnp.bool_(False),
             diverged_step=jnp.int32(-1),
             history=history,
+            n_step_window=window,
         )
 
-        def warmup_step(state: TrainState, keys: jax.Array) -> tuple[TrainState, None]:
+        def warmup_step(
+            state: TrainState, keys: jax.Array, store: bool = True
+        ) -> tuple[TrainState, None]:
             action = exploration.uniform_actions(keys[0], num_envs, num_actions)
-            return collect(state, keys[1], action), None
+            return collect(state, keys[1], action, hp.gamma, store), None
 
         keys = jax.random.split(k_warmup, (config.warmup_iterations, 2))
+        if config.n_step > 1:  # the window's first n - 1 steps start no full transition yet
+            fill = config.n_step - 1
+            state, _ = jax.lax.scan(lambda s, k: warmup_step(s, k, False), state, keys[:fill])
+            keys = keys[fill:]
         state, _ = jax.lax.scan(warmup_step, state, keys)
         # Like the notebook, training-episode statistics start after the warm-up.
         return state.replace(stats=episode_stats.clear_window(state.stats))
@@ -193,6 +235,11 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
             hp.epsilon_decay_steps,
         )
 
+    def priority_beta(state: TrainState, hp: Hyperparams) -> jax.Array:
+        return linear_beta(
+            state.env_step, hp.priority_beta_start, config.learning_starts, config.total_timesteps
+        )
+
     def _iteration(state: TrainState, hp: Hyperparams) -> tuple[TrainState, jax.Array]:
         """The scan body: act in the envs, then learn from replay, then maybe update targets."""
         tx = optimizer(hp)
@@ -200,13 +247,31 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         def act(state: TrainState, keys: jax.Array) -> tuple[TrainState, None]:
             q = q_values(state.params, state.obs)  # (num_envs, num_actions)
             action = exploration.epsilon_greedy(keys[0], q, epsilon(state, hp))
-            return collect(state, keys[1], action), None
+            return collect(state, keys[1], action, hp.gamma), None
 
         def learn(state: TrainState, key: jax.Array) -> tuple[TrainState, jax.Array]:
-            batch = buffer.sample(key, state.buffer, config.batch_size)  # leaves (batch_size, ...)
-            loss, grads = jax.value_and_grad(loss_fn)(
-                state.params, state.target_params, batch, hp.gamma
-            )
+            if per:
+                sample = buffer.sample(key, state.buffer, config.batch_size)
+                weights = importance_weights(
+                    sample.probabilities, state.buffer.size, priority_beta(state, hp)
+                )  # (batch_size,)
+                (loss, td), grads = jax.value_and_grad(weighted_loss_fn, has_aux=True)(
+                    state.params, state.target_params, sample.transitions, hp.gamma, weights
+                )
+                priorities = (jnp.abs(td) + config.priority_epsilon) ** hp.priority_alpha
+                # A non-finite TD error (divergence) must not poison the sum tree.
+                prioritized: Any = state.buffer
+                priorities = jnp.where(
+                    jnp.isfinite(priorities), priorities, prioritized.max_priority
+                )
+                state = state.replace(
+                    buffer=buffer.update_priorities(prioritized, sample.indices, priorities)
+                )
+            else:
+                batch = buffer.sample(key, state.buffer, config.batch_size)  # (batch_size, ...)
+                loss, grads = jax.value_and_grad(loss_fn)(
+                    state.params, state.target_params, batch, hp.gamma
+                )
             updates, opt_state = tx.update(grads, state.opt_state, state.params)
             params = optax.apply_updates(state.params, updates)
             # A non-finite loss or parameter marks the seed diverged; that update and all
@@ -304,6 +369,20 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
     return Trainer(init=init, run=run, finish=finish)
 
 
+def make_optimizer(config: DQNConfig, hp: Hyperparams) -> optax.GradientTransformation:
+    """Gradient clipping, then Adam at the config's learning-rate schedule.
+
+    "linear" decays from hp.learning_rate to hp.learning_rate_end over the run's
+    `num_gradient_steps` (optax.linear_schedule built from the traced values, so sweeps
+    over learning_rate still share one program)."""
+    learning_rate: Any = hp.learning_rate
+    if config.learning_rate_schedule == "linear":
+        learning_rate = optax.linear_schedule(
+            hp.learning_rate, hp.learning_rate_end, config.num_gradient_steps
+        )
+    return optax.chain(optax.clip_by_global_norm(hp.max_grad_norm), optax.adam(learning_rate))
+
+
 def q_network_for(config: DQNConfig, env: Any, env_params: Any) -> QNetwork:
     """The config's Q-network for this env's actions and observations (one place, so
     training, policies, evaluation and rendering always build the same network)."""
@@ -312,6 +391,8 @@ def q_network_for(config: DQNConfig, env: Any, env_params: Any) -> QNetwork:
         config.hidden_sizes,
         config.activation,
         env.observation_space(env_params).shape,
+        torso=config.torso,
+        dueling=config.dueling,
     )
 
 

@@ -105,8 +105,14 @@ def test_config_json_round_trips_through_the_command(run_dir, tmp_path):
         (["--set", "hidden_sizes=a,b"], "expected widths like 64,64"),
         (["--seeds", "0"], "seeds: must be >= 1"),
         (["--config", "/no/such/config.json"], "no such file"),
-        (["--env", "Pendulum-v1", "--solve-threshold", "-200"], "Discrete"),
-        (["--env", "Catch-bsuite"], "solve_threshold: Catch-bsuite has no registered threshold"),
+        (
+            ["--env", "Pendulum-v1", "--solve-threshold", "-200"],
+            "env_id: Pendulum-v1 has a continuous action space",
+        ),
+        (
+            ["--preset", "cartpole", "--env", "Catch-bsuite"],  # cartpole freezes when solved
+            "solve_threshold: Catch-bsuite has no registered threshold",
+        ),
         (["--devices", "0"], "--devices: must be in 1..1, got 0"),
         (["--num-processes", "2", "--process-id", "2"], "--process-id: must be in 0..1, got 2"),
     ],
@@ -130,7 +136,7 @@ def test_refuses_to_overwrite_a_run_without_force(run_dir):
 @pytest.mark.parametrize(
     "command, expected",
     [
-        ("train", ["(default: cartpole)", "--total-timesteps", "--resume", "(default: 8)"]),
+        ("train", ["else cartpole", "--total-timesteps", "--resume", "(default: 8)"]),
         ("eval", ["--episodes", "(default: 100)", "--backend", "(default: gymnax)", "--json"]),
         ("watch", ["--seed-index", "(default: 0)", "(default: agent.gif)", "--human"]),
         ("inspect", ["env_id", "--episodes", "(default: 100)"]),

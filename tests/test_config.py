@@ -83,7 +83,7 @@ def test_notebook_preset_is_the_notebooks_hyperparameters():
         (dict(learning_starts=32, batch_size=64), "learning_starts", ">= batch_size"),
         (dict(double_q="yes"), "double_q", "true or false"),
         (
-            dict(env_id="Pendulum-v1", solve_threshold=None, freeze_when_solved=True),
+            dict(env_id="Catch-bsuite", solve_threshold=None, freeze_when_solved=True),
             "solve_threshold",
             "no registered threshold",
         ),

@@ -123,7 +123,7 @@ def test_raw_and_typed_keys_seed_the_same_run():
 
 
 def test_continuous_action_env_is_refused():
-    with pytest.raises(ValueError, match="Discrete"):
+    with pytest.raises(ValueError, match="continuous action space"):
         purejaxdqn.make_train(purejaxdqn.DQNConfig(env_id="Pendulum-v1"))
 
 

@@ -1,0 +1,75 @@
+"""Q-network torsos and heads: shapes, the dueling identity, torso choice from the env."""
+
+import gymnax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from purejaxdqn.networks import CONV_CHANNELS, make_q_network
+
+
+@pytest.mark.parametrize(
+    "batch_shape, obs_shape, torso",
+    [
+        ((), (4,), "mlp"),
+        ((5,), (4,), "mlp"),
+        ((2, 3), (10, 10, 4), "conv"),
+        ((5,), (10, 5), "auto"),
+    ],
+)
+def test_dueling_head_shapes(batch_shape, obs_shape, torso):
+    net = make_q_network(3, (32, 16), "relu", obs_shape, torso=torso, dueling=True)
+    obs = jnp.ones((*batch_shape, *obs_shape))
+    params = net.init(jax.random.key(0), obs)
+    assert net.apply(params, obs).shape == (*batch_shape, 3)
+    p = params["params"]
+    assert p["value"]["kernel"].shape == (16, 1)
+    assert p["advantage"]["kernel"].shape == (16, 3)
+
+
+def test_dueling_q_is_value_plus_mean_free_advantage():
+    net = make_q_network(4, (8,), "tanh", (3,), dueling=True)
+    obs = jax.random.normal(jax.random.key(1), (6, 3))
+    params = net.init(jax.random.key(2), obs)
+    p = params["params"]
+    h = jnp.tanh(obs @ p["Dense_0"]["kernel"] + p["Dense_0"]["bias"])
+    value = h @ p["value"]["kernel"] + p["value"]["bias"]  # (6, 1)
+    adv = h @ p["advantage"]["kernel"] + p["advantage"]["bias"]  # (6, 4)
+    q = np.asarray(net.apply(params, obs))
+    np.testing.assert_allclose(q, value + adv - adv.mean(-1, keepdims=True), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(q.mean(-1), value[:, 0], rtol=1e-5, atol=1e-6)
+
+
+def test_plain_head_has_no_dueling_streams():
+    net = make_q_network(2, (8,), "relu", (4,))
+    params = net.init(jax.random.key(0), jnp.ones((4,)))["params"]
+    assert set(params) == {"Dense_0", "Dense_1"}  # unchanged from before dueling existed
+
+
+@pytest.mark.parametrize(
+    "env_id, conv",
+    [("CartPole-v1", False), ("Breakout-MinAtar", True), ("Catch-bsuite", False),
+     ("Pong-misc", True), ("FrozenLake-misc", False)],
+)  # fmt: skip
+def test_auto_torso_is_conv_exactly_for_image_observations(env_id, conv):
+    env, env_params = gymnax.make(env_id)
+    shape = env.observation_space(env_params).shape
+    net = make_q_network(3, (16,), "relu", shape, torso="auto")
+    assert net.conv is conv
+    obs, _ = env.reset(jax.random.key(0), env_params)
+    params = net.init(jax.random.key(0), jnp.stack([obs, obs]))["params"]
+    assert net.apply({"params": params}, jnp.stack([obs, obs])).shape == (2, 3)
+    if conv:
+        assert params["Conv_0"]["kernel"].shape == (3, 3, shape[-1], CONV_CHANNELS)
+    else:
+        assert "Conv_0" not in params
+        assert params["Dense_0"]["kernel"].shape[0] == int(np.prod(shape))  # flattened
+
+
+def test_mlp_torso_flattens_images_and_conv_needs_images():
+    net = make_q_network(3, (16,), "relu", (10, 10, 4), torso="mlp")
+    params = net.init(jax.random.key(0), jnp.ones((10, 10, 4)))["params"]
+    assert params["Dense_0"]["kernel"].shape == (400, 16)
+    with pytest.raises(ValueError, match="torso: conv needs image-like"):
+        make_q_network(3, (16,), "relu", (4,), torso="conv")

@@ -1,0 +1,26 @@
+"""The new presets learn: 8 seeds each, full length (slow; `pytest -m slow`)."""
+
+import jax
+import numpy as np
+import pytest
+
+import purejaxdqn
+from purejaxdqn import presets
+
+
+def final_returns(config, seeds=8):
+    keys = jax.random.split(jax.random.key(0), seeds)
+    result = jax.jit(jax.vmap(purejaxdqn.make_train(config)))(keys)
+    return np.asarray(result.final_eval_returns).mean(-1)
+
+
+@pytest.mark.slow
+def test_acrobot_preset_solves():
+    final = final_returns(presets.acrobot())
+    assert np.median(final) >= -100.0, final  # gym's registered threshold
+
+
+@pytest.mark.slow
+def test_rainbow_lite_solves_cartpole():
+    final = final_returns(presets.rainbow_lite())
+    assert np.sum(final >= 475.0) >= 6, final

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import jax
 import numpy as np
+from machine import machine  # benchmarks/machine.py
 
 import purejaxdqn
 from purejaxdqn import cli, presets
@@ -37,16 +36,6 @@ REFERENCE = {
     "Acrobot-v1": "-88.9 +/- 1.6",
     "MountainCar-v0": "-188.9 +/- 11.8",
 }
-
-
-def machine() -> dict:
-    return {
-        "device": jax.devices()[0].device_kind,
-        "cpu_count": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "jax": jax.__version__,
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-    }
 
 
 def run_preset(config: purejaxdqn.DQNConfig, num_seeds: int, seed: int) -> dict:

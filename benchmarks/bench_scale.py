@@ -23,24 +23,13 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from machine import machine  # benchmarks/machine.py
 
 import purejaxdqn
 from purejaxdqn import envs, memory
 from purejaxdqn.runner import ChunkedRun
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def machine() -> dict:
-    devices = jax.devices()
-    return {
-        "device": devices[0].device_kind,
-        "devices": len(devices),
-        "platform": jax.default_backend(),
-        "jax": jax.__version__,
-        "purejaxdqn": purejaxdqn.__version__,
-        "date": time.strftime("%Y-%m-%d"),
-    }
 
 
 def timed_runner(config, num_seeds: int, repeats: int) -> dict:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -25,22 +23,11 @@ from pathlib import Path
 
 import jax
 import numpy as np
+from machine import machine  # benchmarks/machine.py
 
 import purejaxdqn
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def machine() -> dict:
-    return {
-        "device": jax.devices()[0].device_kind,
-        "platform": jax.default_backend(),
-        "cpu_count": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "jax": jax.__version__,
-        "purejaxdqn": purejaxdqn.__version__,
-        "date": time.strftime("%Y-%m-%d"),
-    }
 
 
 def timed_train(config, num_seeds: int, repeats: int, seed: int = 0) -> dict:

@@ -36,17 +36,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from importlib.metadata import version
 from pathlib import Path
 
-import jax
 import numpy as np
 
 import purejaxdqn
@@ -56,6 +53,7 @@ sys.path.insert(0, str(HERE))
 
 import guard  # noqa: E402
 from bench_train import timed_train  # noqa: E402
+from machine import machine  # noqa: E402
 
 RESULTS = HERE / "results"
 RESULTS_MD = HERE / "RESULTS.md"
@@ -143,23 +141,6 @@ def rel(path: Path) -> str:
         return str(path.relative_to(HERE.parent))
     except ValueError:
         return str(path)
-
-
-def machine() -> dict:
-    return {
-        "device": jax.devices()[0].device_kind,
-        "platform": jax.default_backend(),
-        "cpu_count": os.cpu_count(),
-        "processor": platform.processor() or platform.machine(),
-        "system": platform.platform(),
-        "python": platform.python_version(),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "versions": {
-            "purejaxdqn": purejaxdqn.__version__,
-            "jax": jax.__version__,
-            "gymnax": version("gymnax"),
-        },
-    }
 
 
 def pure_row(config, seeds: int, key: int = 0) -> dict:

@@ -153,7 +153,7 @@ def pure_row(config, seeds: int, key: int = 0) -> dict:
 # ------------------------------------------------------------------------------ parts
 def part_solve(args, out: dict) -> None:
     """Time to solve CartPole-v1 with 1 and 8 seeds, each tool at its own config."""
-    rows = out.setdefault("solve", [])
+    rows = out["solve"] = []
     preset = purejaxdqn.presets.cartpole()
     for n in (1, 8):
         print(f"solve: purejaxdqn cartpole preset, {n} seeds", flush=True)
@@ -235,9 +235,85 @@ def part_solve(args, out: dict) -> None:
             )
 
 
+def sb3_equal_config(config: purejaxdqn.DQNConfig) -> tuple[dict, list[str]]:
+    """SB3 DQN keyword arguments doing the work of `config`, and what could not be matched."""
+    equal = {
+        "policy": "MlpPolicy",
+        "n_envs": config.num_envs,
+        "total_timesteps": config.total_timesteps,
+        "learning_rate": config.learning_rate,
+        "batch_size": config.batch_size,
+        "buffer_size": config.buffer_size,
+        "learning_starts": config.learning_starts,
+        "gamma": config.gamma,
+        # one round per vector step of num_envs env steps, as config.train_frequency
+        "train_freq": config.train_frequency // config.num_envs,
+        "gradient_steps": config.gradient_steps,
+        "target_update_interval": config.target_update_frequency,  # env steps in SB3 too
+        "tau": config.tau,
+        "exploration_initial_eps": config.epsilon_start,
+        "exploration_final_eps": config.epsilon_end,
+        "exploration_fraction": config.epsilon_decay_steps / config.total_timesteps,
+        "max_grad_norm": config.max_grad_norm,
+        "policy_kwargs": f"dict(net_arch={list(config.hidden_sizes)})",
+    }
+    unmatched = [
+        "double_q: SB3's DQN has no Double DQN targets (plain max over the target network)",
+        f"loss {config.loss}: SB3 uses the Huber loss (smooth L1)",
+        "epsilon decays from step 0 in SB3, from learning_starts in purejaxdqn",
+        "no periodic greedy evaluation inside SB3's training (purejaxdqn runs one every "
+        f"{config.eval_frequency} steps)",
+    ]
+    return equal, unmatched
+
+
+def part_sb3_throughput(args, out: dict) -> None:
+    """SB3's env steps/s at purejaxdqn's equal-work config: 1 seed, and 8 seeds as a pool
+    of one process per core (how SB3 runs several seeds)."""
+    sb3 = peer_python(args, "sb3")
+    if not sb3:
+        return
+    config = purejaxdqn.presets.cartpole().replace(
+        freeze_when_solved=False, total_timesteps=EQUAL_WORK_STEPS
+    )
+    equal, unmatched = sb3_equal_config(config)
+    out["sb3_equal_config"], out["sb3_equal_config_unmatched"] = equal, unmatched
+    rows = out["sb3_throughput"] = []
+    workers = os.cpu_count() or 1
+    for n in (1, 8):
+        print(f"throughput: sb3 (equal config), {n} seeds", flush=True)
+
+        def one(seed: int) -> dict:
+            cmd = [str(sb3), str(HERE / "peers/sb3_runner.py"), "--seed", str(seed)]
+            return run_json(cmd + ["--threads", "1", "--episodes", "10", "--config-json",
+                                   json.dumps(equal)])  # fmt: skip
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=min(n, workers)) as pool:
+            results = list(pool.map(one, range(n)))
+        wall = time.perf_counter() - start
+        # training time only: the wall time of the pool less each process's evaluation
+        train_s = wall - statistics.median(x["eval_s"] for x in results) * -(-n // workers)
+        steps = sum(x["env_steps"] for x in results)
+        print(f"throughput: purejaxdqn (same run, for the ratio), {n} seeds", flush=True)
+        ours = pure_row(config, n)
+        rows.append(
+            {
+                "tool": "sb3",
+                "purejaxdqn_env_steps_per_s": ours["env_steps_per_s"],
+                "seeds": n,
+                "processes_at_once": min(n, workers),
+                "run_s": train_s,
+                "env_steps": steps,
+                "gradient_steps_per_seed": results[0]["gradient_steps"],
+                "env_steps_per_s": round(steps / train_s),
+            }
+        )
+
+
 def part_throughput(args, out: dict) -> None:
     """Env steps/s at equal work: purejaxdqn and rejax, same config, 1/8/32/64 seeds."""
-    rows = out.setdefault("throughput", [])
+    rows = out["throughput"] = []
     config = purejaxdqn.presets.cartpole().replace(
         freeze_when_solved=False, total_timesteps=EQUAL_WORK_STEPS
     )
@@ -324,6 +400,13 @@ def tables(data: dict) -> str:
         + ".",
         "",
     ]
+    u = data.get("update")
+    if u:
+        lines += [
+            f"Parts {', '.join(u['parts'])} were rerun later and merged in: `{u['command']}`, "
+            f"{u['machine']['date']}, {u['duration_s'] / 60:.1f} min.",
+            "",
+        ]
     solve = data.get("solve", [])
     if solve:
         lines += [
@@ -373,6 +456,26 @@ def tables(data: dict) -> str:
             cells.append(f"{p['env_steps_per_s'] / x['env_steps_per_s']:.2f}x" if p and x else "")
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+    sb3_rows = data.get("sb3_throughput", [])
+    if sb3_rows:
+        lines += [
+            "SB3 at the same config (`sb3_equal_config` in run_all.py; its unmatched parts "
+            'are listed under "How the peers ran"), one process per seed with 1 torch '
+            "thread, as many processes at once as cores; run s is the pool's wall time "
+            "less the final evaluations; purejaxdqn measured again in the same run for the "
+            "ratio:",
+            "",
+            "| seeds | sb3 run s | sb3 env steps/s | gradient steps per seed "
+            "| purejaxdqn env steps/s (same run) | purejaxdqn / sb3 |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in sb3_rows:
+            p = r["purejaxdqn_env_steps_per_s"]
+            lines.append(
+                f"| {r['seeds']} | {r['run_s']:.1f} | {r['env_steps_per_s']:,} | "
+                f"{r['gradient_steps_per_seed']:,} | {p:,} | {p / r['env_steps_per_s']:.1f}x |"
+            )
+        lines.append("")
     k = data.get("keras")
     if k:
         ours = k["purejaxdqn_notebook_preset_env_steps_per_s"]
@@ -421,6 +524,12 @@ def peer_notes(data: dict) -> list[str]:
             "evaluation (100 gymnasium episodes, `predict(deterministic=True)`); its run s and "
             "eval s columns are per-process medians.",
         ]
+    if data.get("sb3_equal_config"):
+        lines.append(
+            f"- **SB3 at equal work**: `{json.dumps(data['sb3_equal_config'])}` (DQN keyword "
+            "arguments, `n_envs` vectorized envs via `make_vec_env`). Not matched:"
+        )
+        lines += [f"  - {u}" for u in data.get("sb3_equal_config_unmatched", [])]
     rejax = {r["config"]: r["rejax_config"] for r in solve if r["tool"] == "rejax"}
     if rejax:
         for label, cfg in rejax.items():
@@ -611,7 +720,17 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="the regression guard only")
-    parser.add_argument("--part", choices=("solve", "throughput", "keras"), action="append")
+    parser.add_argument(
+        "--part",
+        choices=("solve", "throughput", "sb3-throughput", "keras"),
+        action="append",
+        help="run only these parts (default: all); with --update, merged into the record",
+    )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="keep the recorded results/peers.json and replace only the parts run",
+    )
     parser.add_argument(
         "--render-only", action="store_true", help="tables and plots from results/peers.json"
     )
@@ -634,7 +753,15 @@ def main() -> int:
         "command": "python " + " ".join([rel(Path(sys.argv[0]).resolve()), *sys.argv[1:]]),
     }
     print(f"machine: {data['machine']}", flush=True)
-    parts = {"solve": part_solve, "throughput": part_throughput, "keras": part_keras}
+    if args.update and (RESULTS / "peers.json").exists():
+        recorded = json.loads((RESULTS / "peers.json").read_text())
+        data = {**recorded, "update": {"machine": data["machine"], "command": data["command"]}}
+    parts = {
+        "solve": part_solve,
+        "throughput": part_throughput,
+        "sb3-throughput": part_sb3_throughput,
+        "keras": part_keras,
+    }
     partial = RESULTS / "peers.partial.json"  # what finished so far, if a part fails
     for name in args.part or list(parts):
         parts[name](args, data)
@@ -642,7 +769,11 @@ def main() -> int:
     data["machine"]["versions"] = all_versions(data)
     data["rejax_equal_config_unmatched"] = rejax_equal_config(purejaxdqn.presets.cartpole())[1]
     data["goals"] = goals(data)
-    data["duration_s"] = time.perf_counter() - start
+    duration = time.perf_counter() - start
+    if "update" in data:  # the recorded run's own duration stays
+        data["update"]["parts"], data["update"]["duration_s"] = args.part or list(parts), duration
+    else:
+        data["duration_s"] = duration
     (RESULTS / "peers.json").write_text(json.dumps(data, indent=2) + "\n")
     partial.unlink(missing_ok=True)
     render(data)

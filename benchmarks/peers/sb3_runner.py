@@ -4,10 +4,12 @@ Runs in benchmarks/.venv-sb3 (benchmarks/setup_sb3_venv.sh):
 
     benchmarks/.venv-sb3/bin/python benchmarks/peers/sb3_runner.py --seed 0
 
-Trains for the zoo's own n_timesteps, then evaluates the final model on 100 fresh greedy
-episodes (`model.predict(obs, deterministic=True)`) of gymnasium CartPole-v1. Prints one
-JSON object: compile_s (0: nothing to compile), run_s (training), eval_s, env_steps,
-gradient_steps, final_returns (one per seed), solved and the hyperparameters used.
+Trains for the zoo's own n_timesteps (or, with `--config-json`, DQN keyword arguments plus
+"n_envs" and "total_timesteps" given by benchmarks/run_all.py), then evaluates the final
+model on 100 fresh greedy episodes (`model.predict(obs, deterministic=True)`) of gymnasium
+CartPole-v1. Prints one JSON object: compile_s (0: nothing to compile), run_s (training),
+eval_s, env_steps, gradient_steps, final_returns (one per seed), solved and the
+hyperparameters used.
 """
 
 import argparse
@@ -22,6 +24,7 @@ import stable_baselines3
 import torch
 import yaml
 from stable_baselines3 import DQN
+from stable_baselines3.common.env_util import make_vec_env
 
 SOLVE = 475.0
 
@@ -53,18 +56,31 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--total-timesteps", type=int, default=0, help="0: the zoo's")
+    parser.add_argument(
+        "--config-json", help="DQN kwargs + n_envs + total_timesteps instead of the zoo's"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    zoo, path = zoo_hyperparams()
-    hp = dict(zoo)
-    n_timesteps = int(args.total_timesteps or hp.pop("n_timesteps"))
+    if args.config_json:
+        zoo, path = json.loads(args.config_json), "--config-json"
+        hp = dict(zoo)
+        n_timesteps = int(hp.pop("total_timesteps"))
+        n_envs = int(hp.pop("n_envs", 1))
+    else:
+        zoo, path = zoo_hyperparams()
+        hp = dict(zoo)
+        n_timesteps = int(args.total_timesteps or hp.pop("n_timesteps"))
+        n_envs = 1
     hp.pop("n_timesteps", None)
     policy = hp.pop("policy")
     if isinstance(hp.get("policy_kwargs"), str):  # the zoo evaluates this string itself
         hp["policy_kwargs"] = eval(hp["policy_kwargs"])
     start = time.perf_counter()
-    model = DQN(policy, "CartPole-v1", seed=args.seed, device="cpu", verbose=0, **hp)
+    env: object = "CartPole-v1"
+    if n_envs > 1:
+        env = make_vec_env("CartPole-v1", n_envs=n_envs, seed=args.seed)
+    model = DQN(policy, env, seed=args.seed, device="cpu", verbose=0, **hp)
     model.learn(total_timesteps=n_timesteps)
     run_s = time.perf_counter() - start
     start = time.perf_counter()

@@ -400,10 +400,9 @@ def tables(data: dict) -> str:
         + ".",
         "",
     ]
-    u = data.get("update")
-    if u:
+    for u in data.get("updates", []):
         lines += [
-            f"Parts {', '.join(u['parts'])} were rerun later and merged in: `{u['command']}`, "
+            f"Rerun later and merged in, part {', '.join(u['parts'])}: `{u['command']}`, "
             f"{u['machine']['date']}, {u['duration_s'] / 60:.1f} min.",
             "",
         ]
@@ -753,9 +752,11 @@ def main() -> int:
         "command": "python " + " ".join([rel(Path(sys.argv[0]).resolve()), *sys.argv[1:]]),
     }
     print(f"machine: {data['machine']}", flush=True)
+    update = None
     if args.update and (RESULTS / "peers.json").exists():
-        recorded = json.loads((RESULTS / "peers.json").read_text())
-        data = {**recorded, "update": {"machine": data["machine"], "command": data["command"]}}
+        update = {"machine": data["machine"], "command": data["command"]}
+        data = json.loads((RESULTS / "peers.json").read_text())
+        data.setdefault("updates", []).append(update)
     parts = {
         "solve": part_solve,
         "throughput": part_throughput,
@@ -770,8 +771,8 @@ def main() -> int:
     data["rejax_equal_config_unmatched"] = rejax_equal_config(purejaxdqn.presets.cartpole())[1]
     data["goals"] = goals(data)
     duration = time.perf_counter() - start
-    if "update" in data:  # the recorded run's own duration stays
-        data["update"]["parts"], data["update"]["duration_s"] = args.part or list(parts), duration
+    if update is not None:  # the recorded run's own duration stays
+        update["parts"], update["duration_s"] = args.part or list(parts), duration
     else:
         data["duration_s"] = duration
     (RESULTS / "peers.json").write_text(json.dumps(data, indent=2) + "\n")

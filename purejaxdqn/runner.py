@@ -124,8 +124,8 @@ class ChunkedRun:
         """Runs the remaining periods chunk by chunk; `after_chunk(state)` returning False stops."""
         run = self._programs()[1]
         while True:
-            done = int(np.max(self._small(state)[0]))
-            if self.is_done(state):
+            done, finished = self._progress(state)
+            if finished:
                 return state
             stop = min(
                 (done // self.periods_per_chunk + 1) * self.periods_per_chunk,
@@ -149,12 +149,16 @@ class ChunkedRun:
         return sharding.to_global(sharding.pad_runs(state, padded), self._runs_sharding)
 
     def is_done(self, state: TrainState) -> bool:
-        period, frozen, diverged = self._small(state)
-        return bool(np.all((period >= self.config.num_periods) | frozen | diverged))
+        return self._progress(state)[1]
 
-    def _small(self, state: TrainState) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        period, frozen, diverged = self.host((state.period, state.frozen, state.diverged))
-        return np.asarray(period), np.asarray(frozen), np.asarray(diverged)
+    def _progress(self, state: TrainState) -> tuple[int, bool]:
+        """Periods done by the furthest run, and whether every run has finished or stopped
+        (one gather of three small fields: a collective in a multi-process run)."""
+        period, frozen, diverged = map(
+            np.asarray, self.host((state.period, state.frozen, state.diverged))
+        )
+        finished = np.all((period >= self.config.num_periods) | frozen | diverged)
+        return int(np.max(period)), bool(finished)
 
     def _programs(self) -> tuple:
         if self._compiled is None:

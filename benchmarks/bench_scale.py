@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,7 +39,8 @@ def timed_runner(config, num_seeds: int, repeats: int) -> dict:
     runs, result = [], None
     for _ in range(repeats):
         start = time.perf_counter()
-        result = runner.finish(runner.run(runner.init()))
+        # The replay buffers stay on the devices: results and small fields come back.
+        result = runner.finish(runner.run(runner.init()), keep_state=False)
         runs.append(time.perf_counter() - start)
     run_s = statistics.median(runs)
     steps = int(np.sum(result.state.env_step))
@@ -90,6 +92,9 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=51_000, help="env steps per seed")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per row (median)")
     parser.add_argument("--solve-seeds", type=int, default=0, help="also time N seeds to solve")
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help="folder for scale-<platform>.json"
+    )
     args = parser.parse_args()
     # Cold compiles: a fresh persistent cache (every seed count is another program).
     purejaxdqn.enable_compilation_cache(tempfile.mkdtemp(prefix="purejaxdqn-bench-"))
@@ -98,7 +103,11 @@ def main() -> None:
     config = purejaxdqn.presets.cartpole().replace(
         freeze_when_solved=False, total_timesteps=args.timesteps
     )
-    rows = []
+    command = "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:])
+    data = {"machine": info, "command": command, "config": config.to_dict(), "rows": []}
+    path = args.out / f"scale-{info['platform']}.json"
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = data["rows"]
     for n in (int(s) for s in args.seeds.split(",")):
         row = timed_runner(config, n, args.repeats)
         row["env_only_steps_per_s"] = round(
@@ -106,6 +115,7 @@ def main() -> None:
         )
         rows.append(row)
         print(row, flush=True)
+        path.write_text(json.dumps(data, indent=2) + "\n")  # each row kept as it comes
     print(f"\n### Seeds on {info['devices']} x {info['device']} ({info['platform']})\n")
     print("| seeds | compile s | run s | env steps/s with learning | env only | bytes/transition |")
     print("|---|---|---|---|---|---|")
@@ -114,13 +124,12 @@ def main() -> None:
             f"| {r['seeds']} | {r['compile_s']} | {r['run_s']} | {r['env_steps_per_s']:,} | "
             f"{r['env_only_steps_per_s']:,} | {r['bytes_per_transition']} |"
         )
-    data = {"machine": info, "config": config.to_dict(), "rows": rows}
     if args.solve_seeds:
         preset = purejaxdqn.presets.cartpole()
         start = time.perf_counter()
         runner = ChunkedRun(preset, args.solve_seeds, seed=0, chunks=1)
         compile_s = runner.compile()
-        result = runner.finish(runner.run(runner.init()))
+        result = runner.finish(runner.run(runner.init()), keep_state=False)
         total = time.perf_counter() - start
         final = np.asarray(result.final_eval_returns).mean(-1)
         data["solve"] = {
@@ -131,9 +140,6 @@ def main() -> None:
             "env_steps": int(np.sum(result.state.env_step)),
         }
         print(f"\n{args.solve_seeds} seeds of the cartpole preset: {data['solve']}")
-    data["command"] = "python benchmarks/bench_scale.py --seeds " + args.seeds
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"scale-{info['platform']}.json"
     path.write_text(json.dumps(data, indent=2) + "\n")
     print(f"wrote {path}")
 

@@ -135,6 +135,14 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--chunks", type=int, default=20, help="progress updates (compiled calls) over the run"
     )
+    p.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="write a checkpoint after a chunk once this long has passed since the last "
+        "(0: after every chunk); Ctrl-C and SIGTERM always write one",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--no-plot", action="store_true", help="skip learning_curve.png (no matplotlib needed)"
@@ -379,21 +387,24 @@ def _train_loop(args, cfg, info, out, runner, state, compile_s, spent, stop) -> 
     from purejaxdqn import checkpoint, run_dir, sharding
     from purejaxdqn.runner import describe, progress_bar
 
-    start = time.perf_counter()
+    start = last_save = time.perf_counter()
     if state is None:
         state = runner.init()
     writer = sharding.is_writer()  # in a multi-process run only process 0 writes
-    host = runner.host(state)
+    small = runner.progress(state)  # no buffers: those leave the devices only to be saved
     bar = (
         None
         if args.no_progress or not writer
-        else progress_bar(cfg, runner.num_runs, int(np.sum(host.env_step)))
+        else progress_bar(cfg, runner.num_runs, int(np.sum(small.env_step)))
     )
 
-    def save(host) -> None:
+    def save(state) -> None:
+        nonlocal last_save
+        host = runner.host(state)  # every process takes part in the gather
         if writer:
             _save(host)
         sharding.barrier("checkpoint")  # the others wait for process 0's write
+        last_save = time.perf_counter()
 
     def _save(host) -> None:
         checkpoint.save(
@@ -410,29 +421,32 @@ def _train_loop(args, cfg, info, out, runner, state, compile_s, spent, stop) -> 
         )
 
     def after_chunk(state) -> bool:
-        host = runner.host(state)  # every process takes part in the gather
-        save(host)
+        # Saving copies every buffer to the host (2 GB for 1024 cartpole seeds): only as
+        # often as --checkpoint-every asks, decided by process 0 for all processes.
+        due = time.perf_counter() - last_save >= args.checkpoint_every
+        if sharding.agree(due, "checkpoint-due") and not runner.is_done(state):
+            save(state)
         if bar is not None:
-            bar.n = int(np.sum(host.env_step))
-            bar.set_postfix(describe(host))
+            small = runner.progress(state)
+            bar.n = int(np.sum(small.env_step))
+            bar.set_postfix(describe(small))
             bar.refresh()
         return not stop
 
-    save(host)
     state = runner.run(state, after_chunk) if not stop else state
     if bar is not None:
         bar.close()
     if stop and not runner.is_done(state):
-        host = runner.host(state)
-        save(host)
-        steps = int(np.max(host.env_step))
+        save(state)
+        steps = int(np.max(runner.progress(state).env_step))
         print(
             f"purejaxdqn train: stopped at env step {steps} per seed; checkpoint saved. "
             f"Continue with: purejaxdqn train --resume {out}",
             file=sys.stderr,
         )
         return 128 + stop[0]
-    result = runner.finish(state)
+    save(state)  # the final state: eval, watch and load_policy read its parameters
+    result = runner.finish(state, keep_state=False)
     wall = spent["wall_time_s"] + time.perf_counter() - start
     timings = {
         "compile_time_s": spent["compile_time_s"] + compile_s,

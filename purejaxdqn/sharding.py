@@ -28,7 +28,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.experimental import multihost_utils
-from jax.interpreters import mlir
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 RUN_AXIS = "run"
@@ -43,9 +42,12 @@ def _use_portable_mulhi() -> None:
     """
     try:
         from jax._src.lax.lax import _mulhi_impl
-    except ImportError:  # a JAX without the fallback: keep its lowering
+        from jax.interpreters import mlir
+
+        lowering = mlir.lower_fun(_mulhi_impl, multiple_results=False)
+        mlir.register_lowering(jax.lax.mulhi_p, lowering)
+    except (ImportError, AttributeError):  # another JAX without these: keep its lowering
         return
-    mlir.register_lowering(jax.lax.mulhi_p, mlir.lower_fun(_mulhi_impl, multiple_results=False))
 
 
 _use_portable_mulhi()
@@ -170,6 +172,29 @@ def barrier(name: str, timeout_s: float = 3600.0) -> None:
     client = distributed.global_state.client
     if client is not None:
         client.wait_at_barrier(f"purejaxdqn-{name}-{_barriers}", int(timeout_s * 1000))
+
+
+def agree(flag: bool, name: str, timeout_s: float = 3600.0) -> bool:
+    """Process 0's `flag`, on every process (itself in a one-process run).
+
+    For decisions that must not differ between processes, such as "checkpoint now?" when
+    each process reads its own clock: the processes would otherwise enter different
+    collectives. Goes through the coordination service's key-value store, which waits as
+    long as `timeout_s` (CPU collectives would give up after 30 s)."""
+    global _barriers
+    if jax.process_count() == 1:
+        return flag
+    from jax._src import distributed  # the coordination client has no public handle
+
+    _barriers += 1
+    client = distributed.global_state.client
+    if client is None:  # several processes without jax.distributed: nothing to agree with
+        return flag
+    key = f"purejaxdqn-{name}-{_barriers}"
+    if jax.process_index() == 0:
+        client.key_value_set(key, "1" if flag else "0")
+        return flag
+    return client.blocking_key_value_get(key, int(timeout_s * 1000)) == "1"
 
 
 def is_writer() -> bool:

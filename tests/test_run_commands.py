@@ -46,6 +46,8 @@ LONG = [
     "2",
     "--chunks",
     "20",
+    "--checkpoint-every",
+    "0",
     "--no-plot",
     "--no-progress",
 ]
@@ -337,11 +339,34 @@ def test_failed_checkpoint_write_stops_cleanly_and_keeps_the_last_one(
     assert status == 1
     assert len(err) == 1 and text in err[0]
     assert "previous checkpoint is intact" in err[0]
-    assert checkpoint_period(out) == 1  # written after chunk 1; chunk 2's write failed
+    assert checkpoint_period(out) == 2  # written after chunks 1 and 2; chunk 3's write failed
     assert not list((out / "checkpoints").glob(".*tmp"))  # no partial file left behind
     assert not (out / "summary.json").exists()
     monkeypatch.setattr(checkpoint.os, "fsync", real_fsync)
     assert cli_mod.main(["train", "--resume", str(out), "--no-progress", "--no-plot"]) == 0
+
+
+@pytest.mark.parametrize("every, saves", [("0", 20), ("3600", 1)])
+def test_checkpoint_every_spaces_the_writes_and_always_keeps_the_final_state(
+    tmp_path, monkeypatch, every, saves
+):
+    """0 s: after each of the 19 unfinished chunks, then the final state; an hour: only the
+    final state (the one eval, watch and load_policy read)."""
+    from purejaxdqn import checkpoint
+    from purejaxdqn import cli as cli_mod
+
+    real_save, periods = checkpoint.save, []
+
+    def save(directory, state, header):
+        periods.append(header["period"])
+        return real_save(directory, state, header)
+
+    monkeypatch.setattr(checkpoint, "save", save)
+    out = tmp_path / "spaced"
+    assert cli_mod.main(["train", "--out", str(out), *LONG, "--checkpoint-every", every]) == 0
+    assert len(periods) == saves and periods[-1] == 20
+    assert periods == sorted(periods)
+    assert checkpoint_period(out) == 20
 
 
 def test_checkpoint_from_another_version_is_refused(uninterrupted, tmp_path):

@@ -175,3 +175,35 @@ def test_frozen_seeds_under_vmap_match_their_single_runs():
         # a frozen seed's later rows repeat its last trained row
         frozen_rows = np.asarray(batched.metrics.eval_return_mean)[i, periods[i] - 1 :]
         assert np.all(frozen_rows == frozen_rows[0])
+
+
+@pytest.mark.parametrize("tau", [1.0, 0.5])
+def test_target_updates_in_blocks_equal_a_select_every_iteration(cfg, monkeypatch, tau):
+    """Where target updates divide a period they end blocks of iterations; the same run
+    with a select in every iteration (the path for periods they do not divide) gives the
+    same bits, but for the logged mean loss: its 100 values are summed as 10 x 10."""
+    import purejaxdqn.train as train_module
+
+    c = cfg.replace(tau=tau)
+    assert c.iterations_per_period % c.target_update_iterations == 0
+    blocked = jax.jit(purejaxdqn.make_train(c))(jax.random.key(1))
+    monkeypatch.setattr(train_module, "_BLOCKED_TARGET_UPDATES", False)
+    selected = jax.jit(purejaxdqn.make_train(c))(jax.random.key(1))
+    np.testing.assert_allclose(blocked.metrics.loss, selected.metrics.loss, rtol=1e-6)
+
+    def without_loss(r):
+        m = r.metrics._replace(loss=None)
+        return r.replace(metrics=m, state=r.state.replace(history=m))
+
+    assert leaves_equal(without_loss(blocked), without_loss(selected))
+    # every period ends with an update: a hard copy leaves the target equal to the params
+    assert leaves_equal(blocked.state.target_params, blocked.params) == (tau == 1.0)
+
+
+def test_target_update_off_the_period_boundary(cfg):
+    """Updates every 14 iterations in periods of 100: the last one is 6 iterations before
+    the end, so a hard copy's target differs from the final params."""
+    c = cfg.replace(target_update_frequency=56)
+    assert c.iterations_per_period % c.target_update_iterations != 0
+    r = jax.jit(purejaxdqn.make_train(c))(jax.random.key(1))
+    assert not leaves_equal(r.state.target_params, r.params)

@@ -144,6 +144,11 @@ class DQNConfig:
     learning_rate_end: float = _traced(
         0.0, "final learning rate of the linear schedule (unused when constant)"
     )
+    normalize_observations: bool = _static(
+        False,
+        "rescale each observation dimension that the env's observation space bounds "
+        "(finite low and high) to [-1, 1], inside the Q-network",
+    )
     torso: str = _static(
         "auto",
         f"one of {TORSOS}: auto is conv for image-like (H, W, C) observations (MinAtar), "
@@ -288,7 +293,13 @@ class DQNConfig:
             raise ValueError(f"activation: must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss: must be one of {LOSSES}, got {self.loss!r}")
-        for name in ("double_q", "freeze_when_solved", "dueling", "prioritized_replay"):
+        for name in (
+            "double_q",
+            "freeze_when_solved",
+            "dueling",
+            "prioritized_replay",
+            "normalize_observations",
+        ):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}: must be true or false, got {getattr(self, name)!r}")
         if self.batch_size > self.buffer_size:

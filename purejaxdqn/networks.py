@@ -10,6 +10,7 @@ from typing import Any, cast
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 _ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu,
@@ -33,6 +34,8 @@ class QNetwork(nn.Module):
     `CONV_CHANNELS` channels and the activation, flattened into the MLP.
     dueling=True: Q = V + A - mean_a A, with V (1 unit) and A (num_actions units) as two
     linear heads on the last hidden layer (Wang et al. 2016, eq. 9).
+    obs_center, obs_scale: if given (flattened, one per observation element), the input
+    is (obs - center) / scale first (`observation_scaling`).
     """
 
     num_actions: int
@@ -41,14 +44,20 @@ class QNetwork(nn.Module):
     obs_ndim: int
     conv: bool = False
     dueling: bool = False
+    obs_center: tuple[float, ...] | None = None
+    obs_scale: tuple[float, ...] | None = None
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
+        obs_shape = obs.shape[obs.ndim - self.obs_ndim :]
         batch_shape = obs.shape[: obs.ndim - self.obs_ndim]
         act = _ACTIVATIONS[self.activation]
         x = obs.astype(jnp.float32)
+        if self.obs_center is not None and self.obs_scale is not None:
+            center = jnp.asarray(self.obs_center, jnp.float32).reshape(obs_shape)
+            x = (x - center) / jnp.asarray(self.obs_scale, jnp.float32).reshape(obs_shape)
         if self.conv:
-            x = jnp.reshape(x, (-1, *obs.shape[obs.ndim - self.obs_ndim :]))  # (N, H, W, C)
+            x = jnp.reshape(x, (-1, *obs_shape))  # (N, H, W, C)
             x = act(nn.Conv(CONV_CHANNELS, (3, 3), padding="SAME")(x))
         x = jnp.reshape(x, (*batch_shape, -1))
         # Glorot-uniform kernels and zero biases: Keras' Dense defaults, as in the notebook.
@@ -78,11 +87,13 @@ def make_q_network(
     obs_shape: Sequence[int],
     torso: str = "auto",
     dueling: bool = False,
+    obs_bounds: tuple[Any, Any] | None = None,
 ) -> QNetwork:
     """Builds the module; use it as the pure pair `init(key, obs)` / `apply(params, obs)`.
 
     torso: "mlp", "conv" (needs (H, W, C) observations) or "auto" (conv exactly when the
-    observations are rank 3).
+    observations are rank 3). obs_bounds: (low, high) of the observation space, to
+    rescale its bounded dimensions to [-1, 1] (`observation_scaling`).
     """
     if torso == "conv" and len(obs_shape) != 3:
         raise ValueError(
@@ -98,4 +109,19 @@ def make_q_network(
         obs_ndim=len(obs_shape),
         conv=torso == "conv" or (torso == "auto" and len(obs_shape) == 3),
         dueling=dueling,
+        **({} if obs_bounds is None else observation_scaling(obs_shape, *obs_bounds)),
     )
+
+
+def observation_scaling(obs_shape: Sequence[int], low: Any, high: Any) -> dict[str, Any]:
+    """Center and half-range per observation element, mapping [low, high] to [-1, 1].
+
+    Unbounded elements are left as they are (center 0, scale 1): an infinite bound, or
+    float32's largest value, which gymnax uses for "unbounded" (CartPole's velocities)."""
+    low = np.broadcast_to(np.asarray(low, np.float64), tuple(obs_shape)).ravel()
+    high = np.broadcast_to(np.asarray(high, np.float64), tuple(obs_shape)).ravel()
+    largest = float(np.finfo(np.float32).max)
+    bounded = (np.abs(low) < largest) & (np.abs(high) < largest) & (high > low)
+    center = np.where(bounded, (high + low) / 2, 0.0)
+    scale = np.where(bounded, (high - low) / 2, 1.0)
+    return {"obs_center": tuple(map(float, center)), "obs_scale": tuple(map(float, scale))}

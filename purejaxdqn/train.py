@@ -426,13 +426,18 @@ def make_optimizer(config: DQNConfig, hp: Hyperparams) -> optax.GradientTransfor
 def q_network_for(config: DQNConfig, env: Any, env_params: Any) -> QNetwork:
     """The config's Q-network for this env's actions and observations (one place, so
     training, policies, evaluation and rendering always build the same network)."""
+    space = env.observation_space(env_params)
+    bounds = None
+    if config.normalize_observations:
+        bounds = (getattr(space, "low", -jnp.inf), getattr(space, "high", jnp.inf))
     return make_q_network(
         envs.num_discrete_actions(env, env_params),
         config.hidden_sizes,
         config.activation,
-        env.observation_space(env_params).shape,
+        space.shape,
         torso=config.torso,
         dueling=config.dueling,
+        obs_bounds=bounds,
     )
 
 

@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import purejaxdqn
 from purejaxdqn.networks import CONV_CHANNELS, make_q_network
 
 
@@ -73,3 +74,47 @@ def test_mlp_torso_flattens_images_and_conv_needs_images():
     assert params["Dense_0"]["kernel"].shape == (400, 16)
     with pytest.raises(ValueError, match="torso: conv needs image-like"):
         make_q_network(3, (16,), "relu", (4,), torso="conv")
+
+
+def test_observation_scaling_maps_bounds_to_unit_range_and_skips_unbounded_dims():
+    from purejaxdqn.networks import observation_scaling
+
+    env, params = gymnax.make("MountainCar-v0")  # position [-1.2, 0.6], velocity +-0.07
+    space = env.observation_space(params)
+    s = observation_scaling(space.shape, space.low, space.high)
+    np.testing.assert_allclose(s["obs_center"], [-0.3, 0.0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(s["obs_scale"], [0.9, 0.07], rtol=1e-6)
+    env, params = gymnax.make("CartPole-v1")  # velocities bounded by float32's max
+    space = env.observation_space(params)
+    s = observation_scaling(space.shape, space.low, space.high)
+    assert s["obs_scale"][1] == 1.0 and s["obs_scale"][3] == 1.0
+    assert s["obs_center"] == (0.0, 0.0, 0.0, 0.0)
+    np.testing.assert_allclose([s["obs_scale"][0], s["obs_scale"][2]], [4.8, 0.41887903], 1e-6)
+    s = observation_scaling((2,), -np.inf, 1.0)  # infinite bounds: untouched
+    assert s == {"obs_center": (0.0, 0.0), "obs_scale": (1.0, 1.0)}
+
+
+def test_normalized_network_is_the_plain_one_on_rescaled_observations():
+    bounds = (np.array([-1.2, -0.07]), np.array([0.6, 0.07]))
+    plain = make_q_network(3, (16,), "relu", (2,))
+    scaled = make_q_network(3, (16,), "relu", (2,), obs_bounds=bounds)
+    obs = jax.random.uniform(jax.random.key(0), (5, 2), minval=bounds[0], maxval=bounds[1])
+    params = plain.init(jax.random.key(1), obs)
+    assert jax.tree.structure(params) == jax.tree.structure(scaled.init(jax.random.key(1), obs))
+    rescaled = (obs - jnp.array([-0.3, 0.0])) / jnp.array([0.9, 0.07])
+    assert float(jnp.max(jnp.abs(rescaled))) <= 1.0 + 1e-6
+    np.testing.assert_allclose(
+        scaled.apply(params, obs), plain.apply(params, rescaled), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_normalize_observations_reaches_every_q_network_of_a_run():
+    """Training, the policy outside JAX and evaluation build the network in one place."""
+    from purejaxdqn.train import q_network_for
+
+    env, params = gymnax.make("MountainCar-v0")
+    config = purejaxdqn.presets.mountaincar()
+    assert config.normalize_observations
+    assert q_network_for(config, env, params).obs_scale is not None
+    plain = config.replace(normalize_observations=False)
+    assert q_network_for(plain, env, params).obs_scale is None

@@ -24,3 +24,10 @@ def test_acrobot_preset_solves():
 def test_rainbow_lite_solves_cartpole():
     final = final_returns(presets.rainbow_lite())
     assert np.sum(final >= 475.0) >= 6, final
+
+
+@pytest.mark.slow
+def test_mountaincar_preset_beats_the_reference():
+    final = final_returns(presets.mountaincar())
+    assert np.median(final) >= -188.9, final  # CleanRL dqn_jax's mean at 500k steps
+    assert np.sum(final > -200.0) >= 5, final  # most seeds reach the flag

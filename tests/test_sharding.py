@@ -77,9 +77,11 @@ def _free_port() -> int:
 
 def test_two_process_distributed_run_writes_the_one_process_summary(tmp_path):
     """2 processes x 2 CPU devices (gloo collectives) == 1 process x 4 devices; only
-    process 0 writes the run directory."""
+    process 0 writes the run directory. A checkpoint after every chunk: the processes
+    agree on when to save (process 0's clock) and gather the state together."""
     args = [sys.executable, "-m", "purejaxdqn", "train", *TINY_CLI_ARGS, "--seeds", "6"]
-    args += ["--no-progress", "--no-plot", "--chunks", "2", "--out", "run"]
+    args += ["--no-progress", "--no-plot", "--chunks", "3", "--checkpoint-every", "0"]
+    args += ["--out", "run"]
     port = _free_port()
     procs = []
     for rank in (0, 1):

@@ -114,3 +114,26 @@ def test_sweep_command_writes_sweep_csv_sorted_best_first(tmp_path):
     assert {(m["setting"], m["seed"]) for m in metrics} == {
         (str(s), str(i)) for s in range(4) for i in range(2)
     }
+
+
+def test_finish_without_state_keeps_small_fields_and_results():
+    """keep_state=False: the replay buffers, networks and env states stay on the devices;
+    results, counters, flags and the metrics history are those of the full finish."""
+    from purejaxdqn.runner import small_fields
+
+    run = ChunkedRun(tiny_config(), num_seeds=2, seed=1, chunks=1)
+    state = run.run(run.init())
+    full, light = run.finish(state), run.finish(state, keep_state=False)
+    assert light.state.buffer is None and light.state.params is None
+    assert light.state.opt_state is None and light.state.env_state is None
+    for a, b in zip(
+        jax.tree.leaves((full.params, full.metrics, full.final_eval_returns)),
+        jax.tree.leaves((light.params, light.metrics, light.final_eval_returns)),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+    small = small_fields(full.state)
+    for a, b in zip(jax.tree.leaves(small), jax.tree.leaves(light.state), strict=True):
+        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

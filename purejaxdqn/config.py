@@ -146,8 +146,8 @@ class DQNConfig:
     )
     normalize_observations: bool = _static(
         False,
-        "rescale each observation dimension that the env's observation space bounds "
-        "(finite low and high) to [-1, 1], inside the Q-network",
+        "rescale each observation dimension that the env's observation space bounds to "
+        "[-1, 1], inside the Q-network (unbounded ones: infinite or float32's largest value)",
     )
     torso: str = _static(
         "auto",

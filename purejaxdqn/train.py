@@ -245,6 +245,9 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
     def _iteration(state: TrainState, hp: Hyperparams) -> tuple[TrainState, jax.Array]:
         """The scan body: act in the envs, then learn from replay, then maybe update targets."""
         tx = optimizer(hp)
+        finite_step = jnp.isfinite(hp.learning_rate)  # a non-finite rate: a non-finite step
+        if config.learning_rate_schedule == "linear":
+            finite_step &= jnp.isfinite(hp.learning_rate_end)
 
         def act(state: TrainState, keys: jax.Array) -> tuple[TrainState, None]:
             q = q_values(state.params, state.obs)  # (num_envs, num_actions)
@@ -297,9 +300,6 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
                 diverged_step=jnp.where(newly, state.env_step, state.diverged_step),
             ), loss
 
-        finite_step = jnp.isfinite(hp.learning_rate)
-        if config.learning_rate_schedule == "linear":
-            finite_step &= jnp.isfinite(hp.learning_rate_end)
         # One split per iteration: every random call site is a loop that XLA compiles.
         steps, grads = config.steps_per_iteration, config.gradient_steps
         keys = jax.random.split(state.key, 1 + 2 * steps + grads)

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 import jax
-import numpy as np
 
 import purejaxdqn
 from purejaxdqn.runner import ChunkedRun
@@ -95,7 +94,6 @@ def main() -> None:
         with jax.default_matmul_precision(precision):
             _, seconds = timed(config, args.seeds)
         print(f"matmul precision {precision}: {seconds:.3f} s", flush=True)
-    print(np.__version__, jax.__version__)
 
 
 if __name__ == "__main__":

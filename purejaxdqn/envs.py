@@ -8,6 +8,7 @@ import gymnax
 import jax
 import numpy as np
 from gymnax.environments import spaces
+from gymnax.environments.environment import Environment
 
 
 def make_env(env_id: str) -> tuple[Any, Any]:
@@ -65,6 +66,33 @@ def vmapped_step(
     return jax.vmap(env.step, in_axes=(0, 0, 0, None))(
         jax.random.split(key, n), state, action, env_params
     )
+
+
+def vmapped_step_no_reset(
+    env: Any, env_params: Any, key: jax.Array, state: Any, action: jax.Array
+) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array]:
+    """Steps `n` envs like `vmapped_step` but leaves ended episodes ended (no auto-reset).
+
+    For rollouts that stop at the end of each episode (greedy evaluations): where the
+    env keeps gymnax's own `step`, only `step_env` runs, with the key `step` would give
+    it, so the trajectory is the same as `vmapped_step`'s until an episode ends (the
+    reset that `step` computes, and XLA compiles, is never used there). An env that
+    overrides `step` (a wrapper, say) steps through its `step`, as before.
+
+    Returns (obs, state, reward, terminated, truncated), each batched.
+    """
+    if getattr(type(env), "step", None) is not Environment.step:
+        obs, state, reward, terminated, truncated, _ = vmapped_step(
+            env, env_params, key, state, action
+        )
+        return obs, state, reward, terminated, truncated
+
+    def step(key: jax.Array, state: Any, action: jax.Array):
+        key_step, _ = jax.random.split(key)  # gymnax's `step` splits off the reset key
+        obs, state, reward, terminated, _ = env.step_env(key_step, state, action, env_params)
+        return obs, state, reward, terminated, env.is_truncated(state, env_params)
+
+    return jax.vmap(step)(jax.random.split(key, action.shape[0]), state, action)
 
 
 def observation_names(env: Any, env_params: Any) -> list[str]:

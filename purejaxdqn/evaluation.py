@@ -59,7 +59,8 @@ def make_rollout_returns(
             key, key_step = jax.random.split(key)
             # A policy that ignores its key (greedy) leaves this draw to dead-code removal.
             action = act(params, jax.random.fold_in(key_step, 1), obs)  # (num_episodes,)
-            obs, state, reward, terminated, truncated, _ = envs.vmapped_step(
+            # No auto-reset: an ended episode stays ended (its return is final).
+            obs, state, reward, terminated, truncated = envs.vmapped_step_no_reset(
                 env, env_params, key_step, state, action
             )
             returns = returns + jnp.where(alive, reward, 0.0)

@@ -133,7 +133,12 @@ def part_notebook(args) -> dict:
     return {"config": config.to_dict(), "rows": rows, "keras_env_steps_per_s": keras}
 
 
-_CACHE_CHILD = """
+# One launch, in a fresh process: the 8-seed cartpole program through the Python API
+# (`jit(...).lower(...).compile()`: JAX's persistent cache alone), or the programs of
+# `purejaxdqn train` (ChunkedRun with the program cache: from constructing the runner
+# to its three programs compiled or loaded). Prints the seconds.
+_CACHE_CHILD = {
+    "jit": """
 import time, jax, purejaxdqn
 purejaxdqn.enable_compilation_cache({cache!r})
 cfg = purejaxdqn.presets.cartpole()
@@ -141,27 +146,50 @@ keys = jax.random.split(jax.random.key(0), 8)
 t = time.perf_counter()
 jax.jit(jax.vmap(purejaxdqn.make_train(cfg))).lower(keys).compile()
 print(time.perf_counter() - t)
-"""
+""",
+    "train": """
+import time, purejaxdqn
+from purejaxdqn.runner import ChunkedRun
+purejaxdqn.enable_compilation_cache({cache!r})
+t = time.perf_counter()
+run = ChunkedRun(purejaxdqn.presets.cartpole(), 8, program_cache=True)
+run.compile()
+assert run.programs_loaded in (0, 3), run.programs_loaded
+print(time.perf_counter() - t, run.programs_loaded)
+""",
+}
 
 
 def part_cache(args) -> dict:
-    """Compile time of a first and a second launch (fresh processes, one persistent cache)."""
-    with tempfile.TemporaryDirectory() as cache:
-        code = _CACHE_CHILD.format(cache=cache)
-        times = [
-            float(
-                subprocess.run(
-                    [sys.executable, "-c", code], capture_output=True, text=True, check=True
-                ).stdout.split()[-1]
-            )
-            for _ in range(3)
-        ]
-    print("\n### Persistent compilation cache, cartpole preset x 8 seeds\n")
-    print("| launch | trace + compile s |")
-    print("|---|---|")
-    for i, t in enumerate(times):
-        print(f"| {'first (cold cache)' if i == 0 else f'launch {i + 1} (warm cache)'} | {t:.2f} |")
-    return {"compile_s": times}
+    """Compile time of a first and two more launches (fresh processes, one cache folder
+    per route), through the Python API and through `purejaxdqn train`'s runner."""
+    out = {}
+    for route, child in _CACHE_CHILD.items():
+        with tempfile.TemporaryDirectory() as cache:
+            code = child.format(cache=cache)
+            out[route] = [
+                [
+                    float(x)
+                    for x in subprocess.run(
+                        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+                    ).stdout.split()[-2 if route == "train" else -1 :]
+                ]
+                for _ in range(3)
+            ]
+    print("\n### Compile on a first and a later launch, cartpole preset x 8 seeds\n")
+    print(
+        "| launch | `jit(...).lower().compile()` s (JAX's cache) "
+        "| `purejaxdqn train`'s programs s (program cache) |"
+    )
+    print("|---|---|---|")
+    for i in range(3):
+        name = "first (cold caches)" if i == 0 else f"launch {i + 1} (warm)"
+        print(f"| {name} | {out['jit'][i][0]:.2f} | {out['train'][i][0]:.2f} |")
+    return {
+        "compile_s": [r[0] for r in out["jit"]],
+        "train_programs_s": [r[0] for r in out["train"]],
+        "train_programs_loaded": [int(r[1]) for r in out["train"]],
+    }
 
 
 PARTS = {

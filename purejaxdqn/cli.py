@@ -301,6 +301,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             info["chunks"],
             settings=info.get("settings"),
             devices=devices,
+            program_cache=True,
         )
         ckpt = run_dir.checkpoint_path(out)
         if ckpt.exists():
@@ -334,7 +335,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             info["settings"] = sweep.make_settings(cfg, grid, ranges, args.random, args.seed)
         # validates everything before anything is written
         runner = ChunkedRun(
-            cfg, args.seeds, args.seed, args.chunks, settings=info.get("settings"), devices=devices
+            cfg,
+            args.seeds,
+            args.seed,
+            args.chunks,
+            settings=info.get("settings"),
+            devices=devices,
+            program_cache=True,
         )
         _check_memory(runner, cfg, args.seeds, show=writer)
         if writer:

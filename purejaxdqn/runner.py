@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from purejaxdqn import sharding
-from purejaxdqn.compilation_cache import enable_compilation_cache
+from purejaxdqn.compilation_cache import compile_or_load, enable_compilation_cache, load_program
 from purejaxdqn.config import DQNConfig
 from purejaxdqn.train import TrainResult, TrainState, make_trainer
 
@@ -34,6 +34,11 @@ class ChunkedRun:
     With `settings` (a list of traced-field values, see sweep.py), every setting runs
     every seed, all in the same programs: runs are setting-major, and seed i of each
     setting has the same key.
+
+    `program_cache=True`: the compiled programs are kept in the program cache
+    (compilation_cache.py) and a later run of the same config and sizes loads them
+    instead of tracing and compiling; it turns on the persistent cache (default
+    directory) unless one is set. Ignored for a user's `env` instance.
     """
 
     def __init__(
@@ -46,6 +51,7 @@ class ChunkedRun:
         env_params: Any = None,
         settings: list[dict[str, float]] | None = None,
         devices: list | None = None,
+        program_cache: bool = False,
     ):
         if num_seeds < 1:
             raise ValueError(f"seeds: must be >= 1, got {num_seeds}")
@@ -90,29 +96,78 @@ class ChunkedRun:
             out_shardings=runs,
         )
         self._runs_sharding = runs
-        self._device_template = jax.eval_shape(self._init, self.keys, self.hp)
-        # The state as checkpoints and callers see it: num_runs, not padded.
-        self.template = jax.tree.map(
+        self._identity: dict[str, Any] | None = None
+        if program_cache and env is None:
+            self._identity = {
+                "config": config.to_dict(),
+                "env_params": None if env_params is None else _describe(env_params),
+                "settings": settings is not None,
+            }
+            if not jax.config.jax_compilation_cache_dir:  # type: ignore[attr-defined]
+                enable_compilation_cache()
+        self._loaded: dict[str, Any] = {}  # programs loaded before compile() asked for them
+        self._device_template_: Any = None
+        self._compiled: tuple | None = None
+        self.programs_loaded = 0  # how many of the three the last compile() loaded
+
+    @property
+    def _device_template(self) -> Any:
+        """The padded device state's types: the cached init program's outputs where the
+        program cache has it (no tracing), else `jax.eval_shape` of the init."""
+        if self._device_template_ is None:
+            init = load_program(self._init_args(), self._program_identity("init"))
+            if init is not None:
+                self._loaded["init"] = init
+                types = init.out_info
+            else:
+                types = jax.eval_shape(self._init, *self._init_args())
+            # Shapes and dtypes only (the compiled outputs' types: not weakly typed, like
+            # the arrays the run program is called with), so both sources agree.
+            self._device_template_ = jax.tree.map(
+                lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), types
+            )
+        return self._device_template_
+
+    @property
+    def template(self) -> Any:
+        """The state as checkpoints and callers see it: num_runs rows, not padded."""
+        return jax.tree.map(
             lambda x: jax.ShapeDtypeStruct((self.num_runs, *x.shape[1:]), x.dtype),
             self._device_template,
         )
-        self._compiled: tuple | None = None
 
     def compile(self) -> float:
-        """Compiles the three programs; returns the seconds it took.
+        """Compiles (or loads, see `program_cache`) the three programs; returns the
+        seconds it took.
 
         Turns on the persistent compilation cache (default directory) unless one is set.
         """
         if not jax.config.jax_compilation_cache_dir:  # type: ignore[attr-defined]
             enable_compilation_cache()
         start = time.perf_counter()
-        self._compiled = (
-            self._init.lower(self.keys, self.hp).compile(),
-            self._run.lower(self._device_template, self.hp, 0).compile(),
-            self._finish.lower(self._device_template, self.hp).compile(),
-        )
+        template = self._device_template
+        programs = {
+            "init": (self._init, self._init_args()),
+            "run": (self._run, (template, self.hp, 0)),
+            "finish": (self._finish, (template, self.hp)),
+        }
+        compiled, self.programs_loaded = [], 0
+        for name, (jitted, args) in programs.items():
+            program = self._loaded.pop(name, None)
+            loaded = program is not None
+            if program is None:
+                program, loaded = compile_or_load(jitted, args, self._program_identity(name))
+            compiled.append(program)
+            self.programs_loaded += loaded
+        self._compiled = tuple(compiled)
         sharding.barrier("compiled")
         return time.perf_counter() - start
+
+    def _init_args(self) -> tuple:
+        return (self.keys, self.hp)
+
+    def _program_identity(self, name: str) -> dict[str, Any] | None:
+        return None if self._identity is None else {**self._identity, "program": name}
 
     def init(self) -> TrainState:
         """The initial state, on the devices (sharded and padded)."""
@@ -217,3 +272,9 @@ def describe(state: TrainState) -> dict[str, str]:
         "greedy": f"{evals.mean():.1f}",
         "frozen": f"{frozen.sum()}/{len(frozen)}",
     }
+
+
+def _describe(tree: Any) -> list:
+    """A JSON-able description of a pytree's structure and values (env params)."""
+    leaves, treedef = jax.tree.flatten(tree)
+    return [str(treedef), [np.asarray(x).tolist() for x in leaves]]

@@ -1,0 +1,141 @@
+"""The program cache: a second launch loads the compiled programs (no tracing) and runs
+them to the same result; anything a program depends on changes its key; a corrupt entry
+is compiled again."""
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from conftest import TINY_CLI_ARGS, tiny_config
+from jax.experimental.compilation_cache import compilation_cache as jax_cache
+
+from purejaxdqn import cli, compilation_cache
+from purejaxdqn.runner import ChunkedRun
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# One launch: a tiny run of 2 seeds through ChunkedRun(program_cache=True); prints how
+# many programs it loaded and what it computed.
+_LAUNCH = textwrap.dedent(
+    """
+    import json, sys
+    sys.path.insert(0, {tests!r})
+    import numpy as np, purejaxdqn
+    from conftest import tiny_config
+    from purejaxdqn.runner import ChunkedRun
+
+    purejaxdqn.enable_compilation_cache({cache!r})
+    run = ChunkedRun(tiny_config(), num_seeds=2, seed=3, chunks=2, program_cache=True)
+    run.compile()
+    result = run.finish(run.run(run.init()), keep_state=False)
+    print(json.dumps({{
+        "loaded": run.programs_loaded,
+        "final": np.asarray(result.final_eval_returns).tolist(),
+        "evals": np.asarray(result.metrics.eval_return_mean).tolist(),
+        "params": [np.asarray(x).tolist() for x in __import__("jax").tree.leaves(result.params)],
+    }}))
+    """
+)
+
+
+def _launch(cache: Path) -> dict:
+    code = _LAUNCH.format(tests=str(ROOT / "tests"), cache=str(cache))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture
+def cache_dir(tmp_path):
+    """This process's JAX cache pointed at a fresh folder, and restored afterwards."""
+    before = jax.config.jax_compilation_cache_dir
+    compilation_cache.enable_compilation_cache(tmp_path / "xla")
+    jax_cache.reset_cache()
+    yield tmp_path / "xla"
+    jax.config.update("jax_compilation_cache_dir", before)
+    jax_cache.reset_cache()
+
+
+def test_a_second_launch_loads_every_program_and_computes_the_same(tmp_path):
+    cache = tmp_path / "xla"
+    first, second = _launch(cache), _launch(cache)
+    assert (first["loaded"], second["loaded"]) == (0, 3)
+    assert second == {**first, "loaded": 3}
+    # JAX's own cache now holds these programs too. A launch that finds them there but
+    # not in the program cache must compile afresh: an executable loaded from a cache
+    # and serialized again loses its kernels, and the launch after would fail to run.
+    for entry in (cache / compilation_cache.PROGRAMS).iterdir():
+        entry.unlink()
+    third, fourth = _launch(cache), _launch(cache)
+    assert (third["loaded"], fourth["loaded"]) == (0, 3)
+    assert fourth == {**first, "loaded": 3}
+
+
+def test_the_key_changes_with_everything_the_program_depends_on(monkeypatch):
+    identity = {"config": tiny_config().to_dict(), "program": "run"}
+    args = (jax.ShapeDtypeStruct((2, 3), np.float32), 0)
+    key = compilation_cache.fingerprint(identity, args)
+    assert compilation_cache.fingerprint(dict(identity), args) == key  # deterministic
+    # a concrete argument and the abstract one it stands for give the same key
+    assert compilation_cache.fingerprint(identity, (np.zeros((2, 3), np.float32), 0)) == key
+    changed = {
+        "config": {**identity, "config": tiny_config(batch_size=8).to_dict()},
+        "program": {**identity, "program": "finish"},
+    }
+    for what, other in changed.items():
+        assert compilation_cache.fingerprint(other, args) != key, what
+    for other_args in [
+        (jax.ShapeDtypeStruct((4, 3), np.float32), 0),
+        (jax.ShapeDtypeStruct((2, 3), np.int32), 0),
+        (jax.ShapeDtypeStruct((2, 3), np.float32), 0.0),
+        ((jax.ShapeDtypeStruct((2, 3), np.float32),), 0),
+    ]:
+        assert compilation_cache.fingerprint(identity, other_args) != key, other_args
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=true")
+    assert compilation_cache.fingerprint(identity, args) != key
+    monkeypatch.delenv("XLA_FLAGS")
+    monkeypatch.setattr(compilation_cache, "_SOURCE_DIGEST", "an edited package")
+    assert compilation_cache.fingerprint(identity, args) != key
+
+
+def test_a_custom_env_or_no_cache_folder_skips_the_program_cache(cache_dir):
+    import gymnax
+
+    env, env_params = gymnax.make("CartPole-v1")  # an instance: its code is not in the key
+    run = ChunkedRun(tiny_config(), 1, env=env, env_params=env_params, program_cache=True)
+    run.compile()
+    assert run.programs_loaded == 0
+    assert not (cache_dir / compilation_cache.PROGRAMS).exists()
+
+
+def test_a_corrupt_entry_warns_and_is_compiled_again(cache_dir):
+    cfg = tiny_config()
+    run = ChunkedRun(cfg, num_seeds=1, chunks=1, program_cache=True)
+    run.compile()
+    expected = np.asarray(run.finish(run.run(run.init())).final_eval_returns)
+    entries = sorted((cache_dir / compilation_cache.PROGRAMS).iterdir())
+    assert len(entries) == 3
+    for entry in entries:
+        entry.write_bytes(b"not a program")
+    again = ChunkedRun(cfg, num_seeds=1, chunks=1, program_cache=True)
+    with pytest.warns(UserWarning, match="program cache: .* is unreadable"):
+        again.compile()
+    assert again.programs_loaded == 0
+    np.testing.assert_array_equal(
+        np.asarray(again.finish(again.run(again.init())).final_eval_returns), expected
+    )
+    third = ChunkedRun(cfg, num_seeds=1, chunks=1, program_cache=True)
+    third.compile()  # the replaced entries load
+    assert third.programs_loaded == 3
+
+
+def test_the_train_command_keeps_its_programs(cache_dir, tmp_path, capsys):
+    assert cli.main(["train", *TINY_CLI_ARGS, "--seeds", "2", "--out", str(tmp_path / "a"),
+                     "--no-progress", "--no-plot"]) == 0  # fmt: skip
+    assert len(list((cache_dir / compilation_cache.PROGRAMS).iterdir())) == 3

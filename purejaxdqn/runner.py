@@ -107,6 +107,7 @@ class ChunkedRun:
                 enable_compilation_cache()
         self._loaded: dict[str, Any] = {}  # programs loaded before compile() asked for them
         self._device_template_: Any = None
+        self._uncounted_s = 0.0  # tracing or loading for the template, before compile()
         self._compiled: tuple | None = None
         self.programs_loaded = 0  # how many of the three the last compile() loaded
 
@@ -115,6 +116,7 @@ class ChunkedRun:
         """The padded device state's types: the cached init program's outputs where the
         program cache has it (no tracing), else `jax.eval_shape` of the init."""
         if self._device_template_ is None:
+            start = time.perf_counter()
             init = load_program(self._init_args(), self._program_identity("init"))
             if init is not None:
                 self._loaded["init"] = init
@@ -126,6 +128,7 @@ class ChunkedRun:
             self._device_template_ = jax.tree.map(
                 lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), types
             )
+            self._uncounted_s += time.perf_counter() - start  # compile() reports it
         return self._device_template_
 
     @property
@@ -138,13 +141,15 @@ class ChunkedRun:
 
     def compile(self) -> float:
         """Compiles (or loads, see `program_cache`) the three programs; returns the
-        seconds it took.
+        seconds it took, with the template's tracing or loading if `template` was read
+        first (the `train` command reads it to plan memory).
 
         Turns on the persistent compilation cache (default directory) unless one is set.
         """
         if not jax.config.jax_compilation_cache_dir:  # type: ignore[attr-defined]
             enable_compilation_cache()
         start = time.perf_counter()
+        earlier = self._uncounted_s  # the template's work done before this call
         template = self._device_template
         programs = {
             "init": (self._init, self._init_args()),
@@ -161,7 +166,8 @@ class ChunkedRun:
             self.programs_loaded += loaded
         self._compiled = tuple(compiled)
         sharding.barrier("compiled")
-        return time.perf_counter() - start
+        self._uncounted_s = 0.0
+        return time.perf_counter() - start + earlier
 
     def _init_args(self) -> tuple:
         return (self.keys, self.hp)

@@ -48,16 +48,17 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path:
 
 
 def compile_or_load(
-    jitted: Any, args: tuple, identity: dict[str, Any] | None
+    jitted: Any, args: tuple, identity: dict[str, Any] | None, devices: list | None = None
 ) -> tuple[jax.stages.Compiled, bool]:
     """`jitted.lower(*args).compile()`, or the executable an earlier launch compiled from
     the same `identity` and argument types. Returns (compiled, loaded).
 
     `identity`: JSON-able, everything the traced program depends on beyond the package
     and the arguments' shapes (the config, say); None compiles without the program cache,
-    as does a process where JAX's persistent cache is off.
+    as does a process where JAX's persistent cache is off. `devices`: the ones the
+    program runs on, in its mesh's order (default: all of the backend's).
     """
-    program = load_program(args, identity)
+    program = load_program(args, identity, devices)
     if program is not None:
         return program, True
     path = _entry(args, identity)
@@ -87,7 +88,9 @@ def _compile_afresh(jitted: Any, args: tuple) -> jax.stages.Compiled:
         jax_cache.reset_cache()
 
 
-def load_program(args: tuple, identity: dict[str, Any] | None) -> jax.stages.Compiled | None:
+def load_program(
+    args: tuple, identity: dict[str, Any] | None, devices: list | None = None
+) -> jax.stages.Compiled | None:
     """The program cache's executable for `identity` and these argument types, or None.
 
     An unreadable entry gives a one-line warning and None (the caller compiles and
@@ -99,7 +102,7 @@ def load_program(args: tuple, identity: dict[str, Any] | None) -> jax.stages.Com
         from jax.experimental.serialize_executable import deserialize_and_load
 
         payload, in_tree, out_tree = pickle.loads(path.read_bytes())
-        return deserialize_and_load(payload, in_tree, out_tree)
+        return deserialize_and_load(payload, in_tree, out_tree, execution_devices=devices)
     except Exception as error:  # any unreadable entry: compile again
         warnings.warn(
             f"program cache: {path} is unreadable ({type(error).__name__}); compiling again",

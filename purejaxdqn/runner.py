@@ -102,6 +102,8 @@ class ChunkedRun:
                 "config": config.to_dict(),
                 "env_params": None if env_params is None else _describe(env_params),
                 "settings": settings is not None,
+                # the programs are partitioned over this mesh (--devices picks a subset)
+                "mesh": [str(self.mesh.axis_names), [d.id for d in self._mesh_devices()]],
             }
             if not jax.config.jax_compilation_cache_dir:  # type: ignore[attr-defined]
                 enable_compilation_cache()
@@ -117,7 +119,9 @@ class ChunkedRun:
         program cache has it (no tracing), else `jax.eval_shape` of the init."""
         if self._device_template_ is None:
             start = time.perf_counter()
-            init = load_program(self._init_args(), self._program_identity("init"))
+            init = load_program(
+                self._init_args(), self._program_identity("init"), self._mesh_devices()
+            )
             if init is not None:
                 self._loaded["init"] = init
                 types = init.out_info
@@ -161,7 +165,9 @@ class ChunkedRun:
             program = self._loaded.pop(name, None)
             loaded = program is not None
             if program is None:
-                program, loaded = compile_or_load(jitted, args, self._program_identity(name))
+                program, loaded = compile_or_load(
+                    jitted, args, self._program_identity(name), self._mesh_devices()
+                )
             compiled.append(program)
             self.programs_loaded += loaded
         self._compiled = tuple(compiled)
@@ -171,6 +177,9 @@ class ChunkedRun:
 
     def _init_args(self) -> tuple:
         return (self.keys, self.hp)
+
+    def _mesh_devices(self) -> list:
+        return list(self.mesh.devices.flat)
 
     def _program_identity(self, name: str) -> dict[str, Any] | None:
         return None if self._identity is None else {**self._identity, "program": name}

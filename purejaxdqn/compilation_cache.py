@@ -4,13 +4,16 @@
   program: a second launch skips XLA's compile but still traces and lowers the program
   (about 0.9 s for the `cartpole` preset on the 2-core CPU).
 - purejaxdqn's program cache (`compile_or_load`), in a subfolder of it: the compiled
-  executable itself, keyed by what the program is built from (config, argument shapes
-  and shardings, devices, this package's source, library versions, JAX's flags and
-  XLA_FLAGS). A second launch loads it without tracing (`ChunkedRun(program_cache=True)`,
-  which the `train` command uses).
+  executable itself, keyed by what the program is built from (the caller's `identity`:
+  config, mesh, ...; argument shapes and dtypes, devices, this package's source, library
+  versions, JAX's flags and XLA_FLAGS). A second launch loads it without tracing
+  (`ChunkedRun(program_cache=True)`, which the `train` command uses).
 
 The program cache cannot see code outside this package and its libraries, so callers
-leave it off for a user's own env instance (`identity=None`), and in multi-process runs.
+leave it off for a user's own env instance (`identity=None`); it is off in multi-process
+runs, and `JAX_ENABLE_COMPILATION_CACHE=false` turns off both layers. Entries are
+pickles (as `jax.experimental.serialize_executable` makes them): keep the cache folder
+one that only you write to.
 """
 
 from __future__ import annotations
@@ -120,7 +123,8 @@ def _type(x: Any) -> tuple:
 
 def _entry(args: tuple, identity: dict[str, Any] | None) -> Path | None:
     cache = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
-    if identity is None or not cache or jax.process_count() > 1:
+    enabled = jax.config.jax_enable_compilation_cache  # type: ignore[attr-defined]
+    if identity is None or not cache or not enabled or jax.process_count() > 1:
         return None
     return Path(cache) / PROGRAMS / f"{fingerprint(identity, args)}.pkl"
 

@@ -114,6 +114,17 @@ def test_a_custom_env_or_no_cache_folder_skips_the_program_cache(cache_dir):
     assert not (cache_dir / compilation_cache.PROGRAMS).exists()
 
 
+def test_jax_enable_compilation_cache_false_turns_the_program_cache_off(cache_dir):
+    jax.config.update("jax_enable_compilation_cache", False)
+    try:
+        run = ChunkedRun(tiny_config(), num_seeds=1, chunks=1, program_cache=True)
+        run.compile()
+    finally:
+        jax.config.update("jax_enable_compilation_cache", True)
+    assert run.programs_loaded == 0
+    assert not (cache_dir / compilation_cache.PROGRAMS).exists()
+
+
 def test_a_corrupt_entry_warns_and_is_compiled_again(cache_dir):
     cfg = tiny_config()
     run = ChunkedRun(cfg, num_seeds=1, chunks=1, program_cache=True)

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
+        with warnings.catch_warnings():  # restores Python's own display afterwards
+            warnings.showwarning = _one_line_warning
+            return args.handler(args)
     except (UsageError, ValueError) as error:
         print(f"purejaxdqn {args.command}: error: {error}", file=sys.stderr)
         return 2
@@ -35,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"purejaxdqn {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning during a command, as one line (not Python's file:line and source line)."""
+    print(f"purejaxdqn: warning: {message}", file=sys.stderr if file is None else file)
 
 
 def build_parser() -> argparse.ArgumentParser:

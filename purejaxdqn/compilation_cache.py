@@ -61,12 +61,12 @@ def compile_or_load(
     as does a process where JAX's persistent cache is off. `devices`: the ones the
     program runs on, in its mesh's order (default: all of the backend's).
     """
-    program = load_program(args, identity, devices)
-    if program is not None:
-        return program, True
     path = _entry(args, identity)
     if path is None:
         return jitted.lower(*args).compile(), False
+    program = _load(path, devices)
+    if program is not None:
+        return program, True
     compiled = _compile_afresh(jitted, args)
     _write(path, compiled)
     return compiled, False
@@ -99,18 +99,23 @@ def load_program(
     An unreadable entry gives a one-line warning and None (the caller compiles and
     `compile_or_load` replaces it)."""
     path = _entry(args, identity)
-    if path is None or not path.exists():
+    return None if path is None else _load(path, devices)
+
+
+def _load(path: Path, devices: list | None) -> jax.stages.Compiled | None:
+    if not path.exists():
         return None
     try:
         from jax.experimental.serialize_executable import deserialize_and_load
 
         payload, in_tree, out_tree = pickle.loads(path.read_bytes())
         return deserialize_and_load(payload, in_tree, out_tree, execution_devices=devices)
-    except Exception as error:  # any unreadable entry: compile again
+    except Exception as error:  # any unreadable entry: removed, compiled again
         warnings.warn(
             f"program cache: {path} is unreadable ({type(error).__name__}); compiling again",
-            stacklevel=2,
+            stacklevel=3,
         )
+        path.unlink(missing_ok=True)
         return None
 
 

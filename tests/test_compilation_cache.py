@@ -147,6 +147,16 @@ def test_a_corrupt_entry_warns_and_is_compiled_again(cache_dir):
 
 
 def test_the_train_command_keeps_its_programs(cache_dir, tmp_path, capsys):
-    assert cli.main(["train", *TINY_CLI_ARGS, "--seeds", "2", "--out", str(tmp_path / "a"),
-                     "--no-progress", "--no-plot"]) == 0  # fmt: skip
-    assert len(list((cache_dir / compilation_cache.PROGRAMS).iterdir())) == 3
+    args = [*TINY_CLI_ARGS, "--seeds", "2", "--no-progress", "--no-plot"]
+    assert cli.main(["train", *args, "--out", str(tmp_path / "a")]) == 0
+    entries = sorted((cache_dir / compilation_cache.PROGRAMS).iterdir())
+    assert len(entries) == 3
+    for entry in entries:
+        entry.write_bytes(b"not a program")
+    capsys.readouterr()
+    assert cli.main(["train", *args, "--out", str(tmp_path / "b")]) == 0
+    # each unreadable entry: one line, once (the init program is read twice: for the
+    # memory plan, then to compile), and the run goes on
+    warned = [line for line in capsys.readouterr().err.splitlines() if "program cache" in line]
+    assert len(warned) == 3, warned
+    assert all(line.startswith("purejaxdqn: warning: program cache: ") for line in warned)

@@ -23,6 +23,7 @@ import importlib.metadata
 import json
 import os
 import pickle
+import platform
 import sys
 import tempfile
 import warnings
@@ -147,6 +148,7 @@ def fingerprint(identity: dict[str, Any], args: tuple) -> str:
         "libraries": {name: _version(name) for name in _LIBRARIES},
         "python": sys.version,
         "devices": [(d.platform, d.device_kind, d.id) for d in jax.devices()],
+        "host": _host_cpu(),  # CPU code is compiled for this CPU's instruction set
         "jax_flags": {k: str(v) for k, v in jax.config.values.items()},
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
@@ -189,6 +191,17 @@ def _source_digest() -> str:
             digest.update(file.read_bytes())
         _SOURCE_DIGEST = digest.hexdigest()
     return _SOURCE_DIGEST
+
+
+def _host_cpu() -> str:
+    """The CPU's model and feature flags (Linux), else the platform's machine name: a cache
+    folder shared between machines (a network home) never runs another CPU's code."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return platform.machine() + " " + platform.processor()
+    wanted = ("model name", "flags", "Features", "CPU part")
+    return "\n".join(dict.fromkeys(line for line in lines if line.startswith(wanted)))
 
 
 def _version(name: str) -> str | None:

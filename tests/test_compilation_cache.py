@@ -100,6 +100,9 @@ def test_the_key_changes_with_everything_the_program_depends_on(monkeypatch):
     monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=true")
     assert compilation_cache.fingerprint(identity, args) != key
     monkeypatch.delenv("XLA_FLAGS")
+    monkeypatch.setattr(compilation_cache, "_host_cpu", lambda: "another CPU")
+    assert compilation_cache.fingerprint(identity, args) != key
+    monkeypatch.undo()
     monkeypatch.setattr(compilation_cache, "_SOURCE_DIGEST", "an edited package")
     assert compilation_cache.fingerprint(identity, args) != key
 

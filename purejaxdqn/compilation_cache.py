@@ -3,7 +3,7 @@
 - JAX's persistent compilation cache (`enable_compilation_cache`), keyed by the lowered
   program: a second launch skips XLA's compile but still traces and lowers the program
   (about 0.9 s for the `cartpole` preset on the 2-core CPU).
-- purejaxdqn's program cache (`compile_or_load`), in a subfolder of it: the compiled
+- purejaxdqn's program cache (`compile_program`, `load_program`), in a subfolder of it: the compiled
   executable itself, keyed by what the program is built from (the caller's `identity`:
   config, mesh, ...; argument shapes and dtypes, devices, this package's source, library
   versions, JAX's flags and XLA_FLAGS). A second launch loads it without tracing
@@ -51,26 +51,22 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> Path:
     return cache
 
 
-def compile_or_load(
-    jitted: Any, args: tuple, identity: dict[str, Any] | None, devices: list | None = None
-) -> tuple[jax.stages.Compiled, bool]:
-    """`jitted.lower(*args).compile()`, or the executable an earlier launch compiled from
-    the same `identity` and argument types. Returns (compiled, loaded).
+def compile_program(
+    jitted: Any, args: tuple, identity: dict[str, Any] | None, key_args: tuple | None = None
+) -> jax.stages.Compiled:
+    """`jitted.lower(*args).compile()`, stored in the program cache under `identity` and
+    the types of `key_args` (default `args`) for `load_program` to find in a later launch.
 
-    `identity`: JSON-able, everything the traced program depends on beyond the package
-    and the arguments' shapes (the config, say); None compiles without the program cache,
-    as does a process where JAX's persistent cache is off. `devices`: the ones the
-    program runs on, in its mesh's order (default: all of the backend's).
+    `identity`: JSON-able, everything the traced program depends on beyond this package
+    and the key arguments' types (the config, say). None, or a process where JAX's
+    persistent cache is off, compiles without the program cache.
     """
-    path = _entry(args, identity)
+    path = _entry(args if key_args is None else key_args, identity)
     if path is None:
-        return jitted.lower(*args).compile(), False
-    program = _load(path, devices)
-    if program is not None:
-        return program, True
+        return jitted.lower(*args).compile()
     compiled = _compile_afresh(jitted, args)
     _write(path, compiled)
-    return compiled, False
+    return compiled
 
 
 def _compile_afresh(jitted: Any, args: tuple) -> jax.stages.Compiled:
@@ -93,13 +89,12 @@ def _compile_afresh(jitted: Any, args: tuple) -> jax.stages.Compiled:
 
 
 def load_program(
-    args: tuple, identity: dict[str, Any] | None, devices: list | None = None
+    key_args: tuple, identity: dict[str, Any] | None, devices: list | None = None
 ) -> jax.stages.Compiled | None:
-    """The program cache's executable for `identity` and these argument types, or None.
-
-    An unreadable entry gives a one-line warning and None (the caller compiles and
-    `compile_or_load` replaces it)."""
-    path = _entry(args, identity)
+    """The executable `compile_program` stored for `identity` and these key argument
+    types, or None. `devices`: the ones it runs on, in its mesh's order (default: all of
+    the backend's). An unreadable entry warns in one line, is removed and gives None."""
+    path = _entry(key_args, identity)
     return None if path is None else _load(path, devices)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jax
@@ -23,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from purejaxdqn import sharding
-from purejaxdqn.compilation_cache import compile_or_load, enable_compilation_cache, load_program
+from purejaxdqn.compilation_cache import compile_program, enable_compilation_cache, load_program
 from purejaxdqn.config import DQNConfig
 from purejaxdqn.train import TrainResult, TrainState, make_trainer
 
@@ -119,11 +120,9 @@ class ChunkedRun:
         program cache has it (no tracing), else `jax.eval_shape` of the init."""
         if self._device_template_ is None:
             start = time.perf_counter()
-            init = load_program(
-                self._init_args(), self._program_identity("init"), self._mesh_devices()
-            )
+            self._loaded = self._load_programs()
+            init = self._loaded.get("init")
             if init is not None:
-                self._loaded["init"] = init
                 types = init.out_info
             else:
                 types = jax.eval_shape(self._init, *self._init_args())
@@ -163,13 +162,12 @@ class ChunkedRun:
         compiled, self.programs_loaded = [], 0
         for name, (jitted, args) in programs.items():
             program = self._loaded.pop(name, None)
-            loaded = program is not None
             if program is None:
-                program, loaded = compile_or_load(
-                    jitted, args, self._program_identity(name), self._mesh_devices()
-                )
+                identity = self._program_identity(name)
+                program = compile_program(jitted, args, identity, self._init_args())
+            else:
+                self.programs_loaded += 1
             compiled.append(program)
-            self.programs_loaded += loaded
         self._compiled = tuple(compiled)
         sharding.barrier("compiled")
         self._uncounted_s = 0.0
@@ -177,6 +175,21 @@ class ChunkedRun:
 
     def _init_args(self) -> tuple:
         return (self.keys, self.hp)
+
+    def _load_programs(self) -> dict[str, Any]:
+        """The programs the program cache has, loaded in parallel (XLA deserializes
+        outside the GIL). All three are keyed by the init's arguments: with the config
+        they fix the types of the others' arguments (the state is the init's output)."""
+        if self._identity is None:
+            return {}
+        names = ("init", "run", "finish")
+        devices = self._mesh_devices()
+        with ThreadPoolExecutor(len(names)) as pool:
+            found = pool.map(
+                lambda name: load_program(self._init_args(), self._program_identity(name), devices),
+                names,
+            )
+            return {name: program for name, program in zip(names, found) if program is not None}
 
     def _mesh_devices(self) -> list:
         return list(self.mesh.devices.flat)

@@ -3,11 +3,11 @@
 - JAX's persistent compilation cache (`enable_compilation_cache`), keyed by the lowered
   program: a second launch skips XLA's compile but still traces and lowers the program
   (about 0.9 s for the `cartpole` preset on the 2-core CPU).
-- purejaxdqn's program cache (`compile_program`, `load_program`), in a subfolder of it: the compiled
-  executable itself, keyed by what the program is built from (the caller's `identity`:
-  config, mesh, ...; argument shapes and dtypes, devices, this package's source, library
-  versions, JAX's flags and XLA_FLAGS). A second launch loads it without tracing
-  (`ChunkedRun(program_cache=True)`, which the `train` command uses).
+- purejaxdqn's program cache (`compile_program`, `load_program`), in a subfolder of it:
+  the compiled executable itself, keyed by what the program is built from (the caller's
+  `identity`: config, mesh, ...; argument shapes and dtypes, devices, the host CPU, this
+  package's source, library versions, JAX's flags and XLA_FLAGS). A second launch loads
+  it without tracing (`ChunkedRun(program_cache=True)`, which the `train` command uses).
 
 The program cache cannot see code outside this package and its libraries, so callers
 leave it off for a user's own env instance (`identity=None`); it is off in multi-process

@@ -18,6 +18,7 @@ one that only you write to.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -172,22 +173,21 @@ def _write(path: Path, compiled: jax.stages.Compiled) -> None:
         )
 
 
-_SOURCE_DIGEST: str | None = None
+# What follows is fixed for the life of a process: read once, not once per program.
 
 
+@functools.cache
 def _source_digest() -> str:
     """sha256 over this package's .py files (an edited package never loads old programs)."""
-    global _SOURCE_DIGEST
-    if _SOURCE_DIGEST is None:
-        digest = hashlib.sha256()
-        package = Path(__file__).parent
-        for file in sorted(package.rglob("*.py")):
-            digest.update(str(file.relative_to(package)).encode())
-            digest.update(file.read_bytes())
-        _SOURCE_DIGEST = digest.hexdigest()
-    return _SOURCE_DIGEST
+    digest = hashlib.sha256()
+    package = Path(__file__).parent
+    for file in sorted(package.rglob("*.py")):
+        digest.update(str(file.relative_to(package)).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
 
 
+@functools.cache
 def _host_cpu() -> str:
     """The CPU's model and feature flags (Linux), else the platform's machine name: a cache
     folder shared between machines (a network home) never runs another CPU's code."""
@@ -199,6 +199,7 @@ def _host_cpu() -> str:
     return "\n".join(dict.fromkeys(line for line in lines if line.startswith(wanted)))
 
 
+@functools.cache
 def _version(name: str) -> str | None:
     try:
         return importlib.metadata.version(name)

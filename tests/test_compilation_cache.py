@@ -103,7 +103,7 @@ def test_the_key_changes_with_everything_the_program_depends_on(monkeypatch):
     monkeypatch.setattr(compilation_cache, "_host_cpu", lambda: "another CPU")
     assert compilation_cache.fingerprint(identity, args) != key
     monkeypatch.undo()
-    monkeypatch.setattr(compilation_cache, "_SOURCE_DIGEST", "an edited package")
+    monkeypatch.setattr(compilation_cache, "_source_digest", lambda: "an edited package")
     assert compilation_cache.fingerprint(identity, args) != key
 
 

@@ -101,7 +101,7 @@ class ChunkedRun:
         if program_cache and env is None:
             self._identity = {
                 "config": config.to_dict(),
-                "env_params": None if env_params is None else _describe(env_params),
+                "env_params": None if env_params is None else _json_tree(env_params),
                 "settings": settings is not None,
                 # the programs are partitioned over this mesh (--devices picks a subset)
                 "mesh": [str(self.mesh.axis_names), [d.id for d in self._mesh_devices()]],
@@ -302,7 +302,7 @@ def describe(state: TrainState) -> dict[str, str]:
     }
 
 
-def _describe(tree: Any) -> list:
+def _json_tree(tree: Any) -> list:
     """A JSON-able description of a pytree's structure and values (env params)."""
     leaves, treedef = jax.tree.flatten(tree)
     return [str(treedef), [np.asarray(x).tolist() for x in leaves]]

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
-from purejaxdqn.train import RUN_KEY_IMPL
+from purejaxdqn.run_key import RUN_KEY_IMPL
 
 FORMAT = 1
 LATEST = "latest.ckpt"
@@ -87,7 +87,7 @@ def load(path: Path, template: Any) -> tuple[Any, dict[str, Any]]:
     leaves = []
     for i, t in enumerate(t_leaves):
         x = np.asarray(restored[str(i)])
-        if _is_key(t):  # the run's keys (train.RUN_KEY_IMPL), stored as their raw data
+        if _is_key(t):  # the run's keys (run_key.RUN_KEY_IMPL), stored as their raw data
             try:
                 key = jax.random.wrap_key_data(jnp.asarray(x), impl=RUN_KEY_IMPL)
             except (TypeError, ValueError):

@@ -39,6 +39,7 @@ from purejaxdqn.replay_buffer import (
     make_prioritized_replay_buffer,
     make_replay_buffer,
 )
+from purejaxdqn.run_key import as_run_key
 
 
 class PeriodMetrics(NamedTuple):
@@ -466,29 +467,6 @@ def make_train(config: DQNConfig, env: Any = None, env_params: Any = None):
 # False: every iteration selects, as where blocks do not divide a period (tests check that
 # both give the same bits).
 _BLOCKED_TARGET_UPDATES = True
-
-
-def as_run_key(key: jax.Array) -> jax.Array:
-    """The run's key: the same 64 seed bits, as a Philox4x32 key.
-
-    Accepts a typed key (`jax.random.key`) or a raw uint32[2] one (`jax.random.PRNGKey`).
-    Philox is a counter-based generator like threefry; on the CPU its sampling loops
-    compile about 1.5x faster and run about 1.4x faster (benchmarks/RESULTS.md), and a run
-    draws random numbers at every environment step (gymnax resets draw too).
-    """
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        if jax.random.key_impl(key) == RUN_KEY_IMPL:
-            return key
-        key = jax.random.key_data(key)
-    if key.shape[-1:] != (2,) or key.dtype != jnp.uint32:
-        raise ValueError(
-            "key: expected jax.random.key(seed) or a uint32[2] PRNGKey, "
-            f"got {key.dtype}{list(key.shape)}"
-        )
-    return jax.random.wrap_key_data(key, impl=RUN_KEY_IMPL)
-
-
-RUN_KEY_IMPL = "philox4x32"
 
 
 def _empty_metrics() -> PeriodMetrics:

@@ -6,7 +6,7 @@ import pytest
 from conftest import tiny_config
 
 import purejaxdqn
-from purejaxdqn.train import as_run_key
+from purejaxdqn.run_key import as_run_key
 
 
 @pytest.fixture(scope="module")

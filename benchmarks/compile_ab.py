@@ -1,0 +1,106 @@
+"""Cold compile time of two commits, measured interleaved (A, B, A, B, ...).
+
+    python benchmarks/compile_ab.py 25671c8 83cf9ba --repeats 5
+
+Each commit's `purejaxdqn/` is exported (`git archive`) to a temporary folder; every
+measurement is a fresh Python process with that folder first on `PYTHONPATH` and a new,
+empty JAX cache folder, compiling the `cartpole` preset for 8 vmapped seeds two ways:
+- `jit`: `jax.jit(jax.vmap(make_train(cfg))).lower(keys).compile()` with JAX's persistent
+  cache on (split into trace, lower and XLA compile);
+- `command`: `ChunkedRun(cfg, 8).compile()`, the three programs `purejaxdqn train` runs.
+On a shared machine single runs differ by several tenths of a second, so the two commits
+alternate and the medians are compared. Prints a markdown table; writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+CHILD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import jax, purejaxdqn
+assert purejaxdqn.__file__.startswith(sys.argv[1]), purejaxdqn.__file__
+purejaxdqn.enable_compilation_cache(sys.argv[2])
+cfg = purejaxdqn.presets.cartpole()
+out = {}
+if sys.argv[3] == "jit":
+    keys = jax.random.split(jax.random.key(0), 8)
+    jitted = jax.jit(jax.vmap(purejaxdqn.make_train(cfg)))
+    t = time.perf_counter(); traced = jitted.trace(keys)
+    t1 = time.perf_counter(); lowered = traced.lower()
+    t2 = time.perf_counter(); lowered.compile()
+    t3 = time.perf_counter()
+    out = {"trace": t1 - t, "lower": t2 - t1, "xla": t3 - t2, "total": t3 - t}
+else:
+    from purejaxdqn.runner import ChunkedRun
+    t = time.perf_counter()
+    ChunkedRun(cfg, 8).compile()
+    out = {"total": time.perf_counter() - t}
+print(json.dumps(out))
+"""
+
+
+def export(commit: str, into: Path) -> Path:
+    folder = into / commit
+    folder.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", commit, "purejaxdqn"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def measure(tree: Path, route: str) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as cache:
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, str(tree), cache, route],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(tree)},
+            cwd=tree,  # `python -c` puts the working folder first on sys.path
+        )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("commits", nargs=2, help="commit A and commit B (any git revision)")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        trees = {c: export(c, Path(tmp)) for c in args.commits}
+        for _ in range(args.repeats):
+            for route in ("jit", "command"):
+                for commit in args.commits:
+                    runs.setdefault((route, commit), []).append(measure(trees[commit], route))
+
+    def median(route: str, commit: str, part: str = "total") -> float:
+        return statistics.median(r[part] for r in runs[(route, commit)])
+
+    a, b = args.commits
+    print(f"\n| cold compile, cartpole x 8 seeds | {a} median s | {b} median s | {b} / {a} |")
+    print("|---|---|---|---|")
+    rows = [("jit", "total", "`jit(vmap(train))`, trace + lower + compile")]
+    rows += [("jit", p, f"  of which {p}") for p in ("trace", "lower", "xla")]
+    rows += [("command", "total", "`ChunkedRun(cfg, 8).compile()`, three programs")]
+    for route, part, label in rows:
+        ma, mb = median(route, a, part), median(route, b, part)
+        print(f"| {label} | {ma:.2f} | {mb:.2f} | {mb / ma:.2f}x |")
+    for (route, commit), rs in runs.items():
+        print(f"{route} {commit}: " + " ".join(f"{r['total']:.2f}" for r in rs))
+
+
+if __name__ == "__main__":
+    main()

@@ -11,7 +11,9 @@
 
 The program cache cannot see code outside this package and its libraries, so callers
 leave it off for a user's own env instance (`identity=None`); it is off in multi-process
-runs, and `JAX_ENABLE_COMPILATION_CACHE=false` turns off both layers. Entries are
+runs, and `JAX_ENABLE_COMPILATION_CACHE=false` turns off both layers. It keeps to JAX's
+`jax_compilation_cache_max_size` as JAX's cache does: the least recently used entries
+are removed once the folder is larger (-1, the default: no limit; 0: off). Entries are
 pickles (as `jax.experimental.serialize_executable` makes them): keep the cache folder
 one that only you write to.
 """
@@ -106,7 +108,7 @@ def _load(path: Path, devices: list | None) -> jax.stages.Compiled | None:
         from jax.experimental.serialize_executable import deserialize_and_load
 
         payload, in_tree, out_tree = pickle.loads(path.read_bytes())
-        return deserialize_and_load(payload, in_tree, out_tree, execution_devices=devices)
+        compiled = deserialize_and_load(payload, in_tree, out_tree, execution_devices=devices)
     except Exception as error:  # any unreadable entry: removed, compiled again
         warnings.warn(
             f"program cache: {path} is unreadable ({type(error).__name__}); compiling again",
@@ -114,6 +116,33 @@ def _load(path: Path, devices: list | None) -> jax.stages.Compiled | None:
         )
         path.unlink(missing_ok=True)
         return None
+    try:
+        os.utime(path)  # used now: the last entry to go when the folder is over its limit
+    except OSError:
+        pass
+    return compiled
+
+
+def _evict(keep: Path) -> None:
+    """Removes the least recently used entries beside `keep` (by modification time, which
+    a load renews) until the folder fits JAX's `jax_compilation_cache_max_size`."""
+    limit = jax.config.jax_compilation_cache_max_size  # type: ignore[attr-defined]
+    if limit is None or limit < 0:
+        return
+    entries = []
+    for entry in keep.parent.glob("*.pkl"):
+        try:
+            stat = entry.stat()
+        except OSError:  # removed meanwhile by another launch
+            continue
+        entries.append((stat.st_mtime, stat.st_size, entry))
+    total = sum(size for _, size, _ in entries)
+    for _, size, entry in sorted(entries, key=lambda e: e[0]):
+        if total <= limit:
+            break
+        if entry != keep:
+            entry.unlink(missing_ok=True)
+            total -= size
 
 
 def _type(x: Any) -> tuple:
@@ -126,7 +155,8 @@ def _type(x: Any) -> tuple:
 def _entry(args: tuple, identity: dict[str, Any] | None) -> Path | None:
     cache = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
     enabled = jax.config.jax_enable_compilation_cache  # type: ignore[attr-defined]
-    if identity is None or not cache or not enabled or jax.process_count() > 1:
+    limit = jax.config.jax_compilation_cache_max_size  # type: ignore[attr-defined]
+    if identity is None or not cache or not enabled or limit == 0 or jax.process_count() > 1:
         return None
     return Path(cache) / PROGRAMS / f"{fingerprint(identity, args)}.pkl"
 
@@ -145,10 +175,15 @@ def fingerprint(identity: dict[str, Any], args: tuple) -> str:
         "python": sys.version,
         "devices": [(d.platform, d.device_kind, d.id) for d in jax.devices()],
         "host": _host_cpu(),  # CPU code is compiled for this CPU's instruction set
-        "jax_flags": {k: str(v) for k, v in jax.config.values.items()},
+        "jax_flags": {k: str(v) for k, v in jax.config.values.items() if not _cache_flag(k)},
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _cache_flag(name: str) -> bool:
+    """JAX's flags that manage its caches (folder, size, thresholds) and not what compiles."""
+    return "compilation_cache" in name or "persistent_cache" in name
 
 
 def _write(path: Path, compiled: jax.stages.Compiled) -> None:
@@ -166,6 +201,7 @@ def _write(path: Path, compiled: jax.stages.Compiled) -> None:
                 os.unlink(tmp.name)
                 raise
         os.replace(tmp.name, path)
+        _evict(keep=path)
     except Exception as error:
         warnings.warn(
             f"program cache: could not write {path} ({type(error).__name__}: {error})",

@@ -128,6 +128,32 @@ def test_jax_enable_compilation_cache_false_turns_the_program_cache_off(cache_di
     assert not (cache_dir / compilation_cache.PROGRAMS).exists()
 
 
+def test_the_program_cache_keeps_to_jax_max_size_least_recently_used_first(cache_dir):
+    jitted, args = jax.jit(lambda x: x * 2.0), (np.zeros(3, np.float32),)
+
+    def store(name):
+        compilation_cache.compile_program(jitted, args, {"name": name})
+
+    def loads(name):
+        return compilation_cache.load_program(args, {"name": name}) is not None
+
+    store("a")
+    entry_size = next((cache_dir / compilation_cache.PROGRAMS).iterdir()).stat().st_size
+    try:
+        jax.config.update("jax_compilation_cache_max_size", int(2.5 * entry_size))
+        store("b")
+        assert loads("a")  # "a" is now used more recently than "b"
+        store("c")  # three entries do not fit: "b" goes
+        assert (loads("a"), loads("b"), loads("c")) == (True, False, True)
+        assert len(list((cache_dir / compilation_cache.PROGRAMS).iterdir())) == 2
+        jax.config.update("jax_compilation_cache_max_size", 0)  # 0: off, as for JAX's cache
+        store("d")
+        assert not loads("a") and not (cache_dir / compilation_cache.PROGRAMS / "d").exists()
+    finally:
+        jax.config.update("jax_compilation_cache_max_size", -1)
+    assert len(list((cache_dir / compilation_cache.PROGRAMS).iterdir())) == 2
+
+
 def test_a_corrupt_entry_warns_and_is_compiled_again(cache_dir):
     cfg = tiny_config()
     run = ChunkedRun(cfg, num_seeds=1, chunks=1, program_cache=True)

@@ -29,6 +29,7 @@ import pickle
 import platform
 import sys
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -78,17 +79,24 @@ def _compile_afresh(jitted: Any, args: tuple) -> jax.stages.Compiled:
     An executable that JAX loaded from its cache serializes without its kernels (on the
     CPU it fails when run: "Function ... not found"), so what this cache stores must be
     compiled, not loaded. JAX decides once per process whether its cache is used;
-    `reset_cache` makes it decide again, before and after."""
+    `reset_cache` makes it decide again, before and after. The flag is global: one
+    such compile at a time (`_AFRESH`), or a second one's restoring the flag could turn
+    JAX's cache back on under the first; other threads' compiles meanwhile only skip
+    JAX's cache."""
     from jax.experimental.compilation_cache import compilation_cache as jax_cache
 
-    enabled = jax.config.jax_enable_compilation_cache  # type: ignore[attr-defined]
-    jax.config.update("jax_enable_compilation_cache", False)
-    jax_cache.reset_cache()
-    try:
-        return jitted.lower(*args).compile()
-    finally:
-        jax.config.update("jax_enable_compilation_cache", enabled)
+    with _AFRESH:
+        enabled = jax.config.jax_enable_compilation_cache  # type: ignore[attr-defined]
+        jax.config.update("jax_enable_compilation_cache", False)
         jax_cache.reset_cache()
+        try:
+            return jitted.lower(*args).compile()
+        finally:
+            jax.config.update("jax_enable_compilation_cache", enabled)
+            jax_cache.reset_cache()
+
+
+_AFRESH = threading.Lock()
 
 
 def load_program(

@@ -154,6 +154,44 @@ def test_the_program_cache_keeps_to_jax_max_size_least_recently_used_first(cache
     assert len(list((cache_dir / compilation_cache.PROGRAMS).iterdir())) == 2
 
 
+def test_program_cache_compiles_run_one_at_a_time_with_jax_cache_off(cache_dir):
+    """Each entry is compiled with JAX's cache off (a global flag), so two threads' must
+    not overlap: the second's restoring the flag would turn it on under the first."""
+    import threading
+    import time
+
+    inner = jax.jit(lambda x: x + 1.0)
+    seen = {"running": 0, "most": 0, "flags": []}
+
+    class Jitted:  # records how many compiles overlap and the flag each one saw
+        def lower(self, *args):
+            lowered = inner.lower(*args)
+
+            class Lowered:
+                def compile(self):
+                    seen["running"] += 1
+                    seen["most"] = max(seen["most"], seen["running"])
+                    seen["flags"].append(jax.config.jax_enable_compilation_cache)
+                    time.sleep(0.2)
+                    seen["running"] -= 1
+                    return lowered.compile()
+
+            return Lowered()
+
+    args = (np.zeros(2, np.float32),)
+    threads = [
+        threading.Thread(target=compilation_cache.compile_program, args=(Jitted(), args, {"n": n}))
+        for n in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen["most"] == 1 and seen["flags"] == [False] * 3
+    assert jax.config.jax_enable_compilation_cache
+    assert all(compilation_cache.load_program(args, {"n": n}) for n in range(3))
+
+
 def test_a_corrupt_entry_warns_and_is_compiled_again(cache_dir):
     cfg = tiny_config()
     run = ChunkedRun(cfg, num_seeds=1, chunks=1, program_cache=True)

@@ -81,8 +81,9 @@ def _compile_afresh(jitted: Any, args: tuple) -> jax.stages.Compiled:
     compiled, not loaded. JAX decides once per process whether its cache is used;
     `reset_cache` makes it decide again, before and after. The flag is global: one
     such compile at a time (`_AFRESH`), or a second one's restoring the flag could turn
-    JAX's cache back on under the first; other threads' compiles meanwhile only skip
-    JAX's cache."""
+    JAX's cache back on under the first, and `_entry` reads the flags under the same
+    lock (else it would take the program cache for off meanwhile). Other code's
+    compiles meanwhile only skip JAX's cache."""
     from jax.experimental.compilation_cache import compilation_cache as jax_cache
 
     with _AFRESH:
@@ -161,9 +162,10 @@ def _type(x: Any) -> tuple:
 
 
 def _entry(args: tuple, identity: dict[str, Any] | None) -> Path | None:
-    cache = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
-    enabled = jax.config.jax_enable_compilation_cache  # type: ignore[attr-defined]
-    limit = jax.config.jax_compilation_cache_max_size  # type: ignore[attr-defined]
+    with _AFRESH:  # the user's flags, not those of another thread's `_compile_afresh`
+        cache = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
+        enabled = jax.config.jax_enable_compilation_cache  # type: ignore[attr-defined]
+        limit = jax.config.jax_compilation_cache_max_size  # type: ignore[attr-defined]
     if identity is None or not cache or not enabled or limit == 0 or jax.process_count() > 1:
         return None
     return Path(cache) / PROGRAMS / f"{fingerprint(identity, args)}.pkl"

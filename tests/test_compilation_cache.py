@@ -156,12 +156,14 @@ def test_the_program_cache_keeps_to_jax_max_size_least_recently_used_first(cache
 
 def test_program_cache_compiles_run_one_at_a_time_with_jax_cache_off(cache_dir):
     """Each entry is compiled with JAX's cache off (a global flag), so two threads' must
-    not overlap: the second's restoring the flag would turn it on under the first."""
+    not overlap (the second's restoring the flag would turn it on under the first), and a
+    thread must not take the program cache for off meanwhile (it would not store)."""
     import threading
     import time
 
     inner = jax.jit(lambda x: x + 1.0)
     seen = {"running": 0, "most": 0, "flags": []}
+    first_inside = threading.Event()
 
     class Jitted:  # records how many compiles overlap and the flag each one saw
         def lower(self, *args):
@@ -172,18 +174,25 @@ def test_program_cache_compiles_run_one_at_a_time_with_jax_cache_off(cache_dir):
                     seen["running"] += 1
                     seen["most"] = max(seen["most"], seen["running"])
                     seen["flags"].append(jax.config.jax_enable_compilation_cache)
-                    time.sleep(0.2)
+                    first_inside.set()
+                    time.sleep(0.3)
                     seen["running"] -= 1
                     return lowered.compile()
 
             return Lowered()
 
     args = (np.zeros(2, np.float32),)
-    threads = [
-        threading.Thread(target=compilation_cache.compile_program, args=(Jitted(), args, {"n": n}))
-        for n in range(3)
-    ]
-    for thread in threads:
+
+    def store(n):
+        return threading.Thread(
+            target=compilation_cache.compile_program, args=(Jitted(), args, {"n": n})
+        )
+
+    threads = [store(0)]
+    threads[0].start()
+    assert first_inside.wait(timeout=60)  # the first compile holds JAX's cache off now
+    threads += [store(1), store(2)]
+    for thread in threads[1:]:
         thread.start()
     for thread in threads:
         thread.join()

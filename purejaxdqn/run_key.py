@@ -54,7 +54,7 @@ def _split(key_data: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     return _computed_once(keys, key_data)
 
 
-def _fold_in(key_data: jax.Array, data: jax.Array) -> jax.Array:
+def _fold_in(key_data: jax.Array, data: int | jax.Array) -> jax.Array:
     key = jax.random.key_data(jax.random.fold_in(_philox(key_data), data))
     return _computed_once(key, key_data)
 

@@ -78,3 +78,19 @@ def _philox_fusions(key) -> int:
 def test_a_draw_read_by_several_fusions_is_computed_once_on_the_cpu():
     assert _philox_fusions(_philox(0)) > 1  # XLA copies plain Philox into every reader
     assert _philox_fusions(as_run_key(_philox(0))) == 1
+
+
+def test_other_platforms_get_the_plain_draws():
+    """Lowered for a GPU or TPU (no device needed), a draw has no division in it."""
+
+    def draw(key):
+        return jax.random.bits(key, (4,), jnp.uint32)
+
+    key = as_run_key(jax.random.key(0))
+    divisions = {
+        platform: jax.export.export(jax.jit(draw), platforms=[platform])(key)
+        .mlir_module()
+        .count("stablehlo.divide")
+        for platform in ("cpu", "cuda", "tpu")
+    }
+    assert divisions == {"cpu": 1, "cuda": 0, "tpu": 0}

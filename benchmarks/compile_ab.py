@@ -27,12 +27,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
 import json, sys, time
-t0 = time.perf_counter()
 import jax, purejaxdqn
 assert purejaxdqn.__file__.startswith(sys.argv[1]), purejaxdqn.__file__
 purejaxdqn.enable_compilation_cache(sys.argv[2])
 cfg = purejaxdqn.presets.cartpole()
-out = {}
 if sys.argv[3] == "jit":
     keys = jax.random.split(jax.random.key(0), 8)
     jitted = jax.jit(jax.vmap(purejaxdqn.make_train(cfg)))
@@ -50,8 +48,7 @@ print(json.dumps(out))
 """
 
 
-def export(commit: str, into: Path) -> Path:
-    folder = into / commit
+def export(commit: str, folder: Path) -> Path:
     folder.mkdir()
     archive = subprocess.run(
         ["git", "-C", str(REPO), "archive", commit, "purejaxdqn"], check=True, capture_output=True
@@ -78,16 +75,17 @@ def main() -> None:
     parser.add_argument("commits", nargs=2, help="commit A and commit B (any git revision)")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+    runs: dict[tuple[str, int], list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        trees = {c: export(c, Path(tmp)) for c in args.commits}
+        # one folder per argument: a revision may hold "/", and A may equal B (a noise check)
+        trees = [export(c, Path(tmp) / f"tree{i}") for i, c in enumerate(args.commits)]
         for _ in range(args.repeats):
             for route in ("jit", "command"):
-                for commit in args.commits:
-                    runs.setdefault((route, commit), []).append(measure(trees[commit], route))
+                for i, tree in enumerate(trees):
+                    runs.setdefault((route, i), []).append(measure(tree, route))
 
-    def median(route: str, commit: str, part: str = "total") -> float:
-        return statistics.median(r[part] for r in runs[(route, commit)])
+    def median(route: str, tree: int, part: str = "total") -> float:
+        return statistics.median(r[part] for r in runs[(route, tree)])
 
     a, b = args.commits
     print(f"\n| cold compile, cartpole x 8 seeds | {a} median s | {b} median s | {b} / {a} |")
@@ -96,10 +94,10 @@ def main() -> None:
     rows += [("jit", p, f"  of which {p}") for p in ("trace", "lower", "xla")]
     rows += [("command", "total", "`ChunkedRun(cfg, 8).compile()`, three programs")]
     for route, part, label in rows:
-        ma, mb = median(route, a, part), median(route, b, part)
+        ma, mb = median(route, 0, part), median(route, 1, part)
         print(f"| {label} | {ma:.2f} | {mb:.2f} | {mb / ma:.2f}x |")
-    for (route, commit), rs in runs.items():
-        print(f"{route} {commit}: " + " ".join(f"{r['total']:.2f}" for r in rs))
+    for (route, tree), rs in runs.items():
+        print(f"{route} {args.commits[tree]}: " + " ".join(f"{r['total']:.2f}" for r in rs))
 
 
 if __name__ == "__main__":

@@ -1,13 +1,17 @@
 """Cold compile time of two commits, measured interleaved (A, B, A, B, ...).
 
     python benchmarks/compile_ab.py 25671c8 83cf9ba --repeats 5
+    python benchmarks/compile_ab.py HEAD~1 HEAD --seeds 0    # one key, no vmap
 
 Each commit's `purejaxdqn/` is exported (`git archive`) to a temporary folder; every
 measurement is a fresh Python process with that folder first on `PYTHONPATH` and a new,
-empty JAX cache folder, compiling the `cartpole` preset for 8 vmapped seeds two ways:
+empty JAX cache folder, compiling the `cartpole` preset for `--seeds` vmapped seeds (8)
+two ways:
 - `jit`: `jax.jit(jax.vmap(make_train(cfg))).lower(keys).compile()` with JAX's persistent
-  cache on (split into trace, lower and XLA compile);
-- `command`: `ChunkedRun(cfg, 8).compile()`, the three programs `purejaxdqn train` runs.
+  cache on (split into trace, lower and XLA compile); `--seeds 0`: one key and no vmap,
+  `jax.jit(make_train(cfg)).lower(key).compile()`;
+- `command`: `ChunkedRun(cfg, seeds).compile()`, the three programs `purejaxdqn train`
+  runs (skipped with `--seeds 0`).
 On a shared machine single runs differ by several tenths of a second, so the two commits
 alternate and the medians are compared. Prints a markdown table; writes nothing.
 """
@@ -31,9 +35,14 @@ import jax, purejaxdqn
 assert purejaxdqn.__file__.startswith(sys.argv[1]), purejaxdqn.__file__
 purejaxdqn.enable_compilation_cache(sys.argv[2])
 cfg = purejaxdqn.presets.cartpole()
+seeds = int(sys.argv[4])
 if sys.argv[3] == "jit":
-    keys = jax.random.split(jax.random.key(0), 8)
-    jitted = jax.jit(jax.vmap(purejaxdqn.make_train(cfg)))
+    train = purejaxdqn.make_train(cfg)
+    if seeds:
+        keys = jax.random.split(jax.random.key(0), seeds)
+        jitted = jax.jit(jax.vmap(train))
+    else:
+        keys, jitted = jax.random.key(0), jax.jit(train)
     t = time.perf_counter(); traced = jitted.trace(keys)
     t1 = time.perf_counter(); lowered = traced.lower()
     t2 = time.perf_counter(); lowered.compile()
@@ -42,7 +51,7 @@ if sys.argv[3] == "jit":
 else:
     from purejaxdqn.runner import ChunkedRun
     t = time.perf_counter()
-    ChunkedRun(cfg, 8).compile()
+    ChunkedRun(cfg, seeds).compile()
     out = {"total": time.perf_counter() - t}
 print(json.dumps(out))
 """
@@ -57,10 +66,10 @@ def export(commit: str, folder: Path) -> Path:
     return folder
 
 
-def measure(tree: Path, route: str) -> dict[str, float]:
+def measure(tree: Path, route: str, seeds: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as cache:
         done = subprocess.run(
-            [sys.executable, "-c", CHILD, str(tree), cache, route],
+            [sys.executable, "-c", CHILD, str(tree), cache, route, str(seeds)],
             check=True,
             capture_output=True,
             text=True,
@@ -74,25 +83,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("commits", nargs=2, help="commit A and commit B (any git revision)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--seeds", type=int, default=8, help="vmapped seeds; 0: one key without vmap (jit only)"
+    )
     args = parser.parse_args()
+    if args.seeds < 0:
+        parser.error(f"--seeds: must be >= 0, got {args.seeds}")
+    routes = ("jit", "command") if args.seeds else ("jit",)
     runs: dict[tuple[str, int], list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         # one folder per argument: a revision may hold "/", and A may equal B (a noise check)
         trees = [export(c, Path(tmp) / f"tree{i}") for i, c in enumerate(args.commits)]
         for _ in range(args.repeats):
-            for route in ("jit", "command"):
+            for route in routes:
                 for i, tree in enumerate(trees):
-                    runs.setdefault((route, i), []).append(measure(tree, route))
+                    runs.setdefault((route, i), []).append(measure(tree, route, args.seeds))
 
     def median(route: str, tree: int, part: str = "total") -> float:
         return statistics.median(r[part] for r in runs[(route, tree)])
 
     a, b = args.commits
-    print(f"\n| cold compile, cartpole x 8 seeds | {a} median s | {b} median s | {b} / {a} |")
+    n = args.seeds
+    what = f"{n} seeds" if n else "one key, no vmap"
+    print(f"\n| cold compile, cartpole, {what} | {a} median s | {b} median s | {b} / {a} |")
     print("|---|---|---|---|")
-    rows = [("jit", "total", "`jit(vmap(train))`, trace + lower + compile")]
+    jit = "`jit(vmap(train))`" if n else "`jit(train)`"
+    rows = [("jit", "total", f"{jit}, trace + lower + compile")]
     rows += [("jit", p, f"  of which {p}") for p in ("trace", "lower", "xla")]
-    rows += [("command", "total", "`ChunkedRun(cfg, 8).compile()`, three programs")]
+    if n:
+        rows += [("command", "total", f"`ChunkedRun(cfg, {n}).compile()`, three programs")]
     for route, part, label in rows:
         ma, mb = median(route, 0, part), median(route, 1, part)
         print(f"| {label} | {ma:.2f} | {mb:.2f} | {mb / ma:.2f}x |")

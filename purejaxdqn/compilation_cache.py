@@ -30,6 +30,7 @@ import platform
 import sys
 import tempfile
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -126,10 +127,18 @@ def _load(path: Path, devices: list | None) -> jax.stages.Compiled | None:
         path.unlink(missing_ok=True)
         return None
     try:
-        os.utime(path)  # used now: the last entry to go when the folder is over its limit
+        _touch(path)  # used now: the last entry to go when the folder is over its limit
     except OSError:
         pass
     return compiled
+
+
+def _touch(path: str | os.PathLike) -> None:
+    """Sets the modification time to now, from the fine clock: files written or touched
+    without a time get the kernel's coarse one (a few ms a tick), so an entry loaded right
+    after another was written could tie with it and be evicted first."""
+    now = time.time_ns()
+    os.utime(path, ns=(now, now))
 
 
 def _evict(keep: Path) -> None:
@@ -210,6 +219,7 @@ def _write(path: Path, compiled: jax.stages.Compiled) -> None:
             except BaseException:
                 os.unlink(tmp.name)
                 raise
+        _touch(tmp.name)
         os.replace(tmp.name, path)
         _evict(keep=path)
     except Exception as error:

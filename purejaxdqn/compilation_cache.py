@@ -20,6 +20,7 @@ one that only you write to.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
@@ -32,6 +33,8 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -66,25 +69,59 @@ def compile_program(
     and the key arguments' types (the config, say). None, or a process where JAX's
     persistent cache is off, compiles without the program cache.
     """
-    path = _entry(args if key_args is None else key_args, identity)
-    if path is None:
-        return jitted.lower(*args).compile()
-    compiled = _compile_afresh(jitted, args)
-    _write(path, compiled)
-    return compiled
+    return compile_programs([(jitted, args, identity, key_args)])[0]
 
 
-def _compile_afresh(jitted: Any, args: tuple) -> jax.stages.Compiled:
-    """Compiles with JAX's persistent cache off for this one compile.
+Program = tuple[Any, tuple, dict[str, Any] | None, tuple | None]
+
+
+def compile_programs(programs: Sequence[Program]) -> list[jax.stages.Compiled]:
+    """`compile_program` for several (jitted, args, identity, key_args) at once.
+
+    Each program is lowered in turn (Python, holding the GIL) while XLA compiles the ones
+    lowered before it in other threads (XLA releases the GIL), so lowering and compiling
+    overlap and the compiles share the cores. Those the program cache will keep are
+    compiled together in one stretch with JAX's cache off (`_jax_cache_off`), then written.
+    """
+    paths = [
+        _entry(args if key_args is None else key_args, identity)
+        for _, args, identity, key_args in programs
+    ]
+    kept = {i: program[:2] for i, program in enumerate(programs) if paths[i] is not None}
+    plain = {i: program[:2] for i, program in enumerate(programs) if paths[i] is None}
+    compiled = {}
+    if kept:
+        with _jax_cache_off():
+            compiled.update(_compile_concurrently(kept))
+    compiled.update(_compile_concurrently(plain))
+    for i, path in enumerate(paths):
+        if path is not None:
+            _write(path, compiled[i])
+    return [compiled[i] for i in range(len(programs))]
+
+
+def _compile_concurrently(programs: dict[int, tuple[Any, tuple]]) -> dict[int, Any]:
+    if len(programs) <= 1:
+        return {i: jitted.lower(*args).compile() for i, (jitted, args) in programs.items()}
+    with ThreadPoolExecutor(len(programs)) as pool:
+        futures = {
+            i: pool.submit(jitted.lower(*args).compile) for i, (jitted, args) in programs.items()
+        }
+        return {i: future.result() for i, future in futures.items()}
+
+
+@contextlib.contextmanager
+def _jax_cache_off() -> Iterator[None]:
+    """JAX's persistent cache off while the block runs, so that its compiles are compiled.
 
     An executable that JAX loaded from its cache serializes without its kernels (on the
     CPU it fails when run: "Function ... not found"), so what this cache stores must be
     compiled, not loaded. JAX decides once per process whether its cache is used;
-    `reset_cache` makes it decide again, before and after. The flag is global: one
-    such compile at a time (`_AFRESH`), or a second one's restoring the flag could turn
-    JAX's cache back on under the first, and `_entry` reads the flags under the same
-    lock (else it would take the program cache for off meanwhile). Other code's
-    compiles meanwhile only skip JAX's cache."""
+    `reset_cache` makes it decide again, before and after. The flag is global: one such
+    block at a time (`_AFRESH`), or a second one's restoring the flag could turn JAX's
+    cache back on under the first, and `_entry` reads the flags under the same lock (else
+    it would take the program cache for off meanwhile). Other code's compiles meanwhile
+    only skip JAX's cache."""
     from jax.experimental.compilation_cache import compilation_cache as jax_cache
 
     with _AFRESH:
@@ -92,7 +129,7 @@ def _compile_afresh(jitted: Any, args: tuple) -> jax.stages.Compiled:
         jax.config.update("jax_enable_compilation_cache", False)
         jax_cache.reset_cache()
         try:
-            return jitted.lower(*args).compile()
+            yield
         finally:
             jax.config.update("jax_enable_compilation_cache", enabled)
             jax_cache.reset_cache()
@@ -171,7 +208,7 @@ def _type(x: Any) -> tuple:
 
 
 def _entry(args: tuple, identity: dict[str, Any] | None) -> Path | None:
-    with _AFRESH:  # the user's flags, not those of another thread's `_compile_afresh`
+    with _AFRESH:  # the user's flags, not those of another thread's `_jax_cache_off`
         cache = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
         enabled = jax.config.jax_enable_compilation_cache  # type: ignore[attr-defined]
         limit = jax.config.jax_compilation_cache_max_size  # type: ignore[attr-defined]

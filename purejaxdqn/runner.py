@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from purejaxdqn import sharding
-from purejaxdqn.compilation_cache import compile_program, enable_compilation_cache, load_program
+from purejaxdqn.compilation_cache import compile_programs, enable_compilation_cache, load_program
 from purejaxdqn.config import DQNConfig
 from purejaxdqn.train import TrainResult, TrainState, make_trainer
 
@@ -159,16 +159,15 @@ class ChunkedRun:
             "run": (self._run, (template, self.hp, 0)),
             "finish": (self._finish, (template, self.hp)),
         }
-        compiled, self.programs_loaded = [], 0
-        for name, (jitted, args) in programs.items():
-            program = self._loaded.pop(name, None)
-            if program is None:
-                identity = self._program_identity(name)
-                program = compile_program(jitted, args, identity, self._init_args())
-            else:
-                self.programs_loaded += 1
-            compiled.append(program)
-        self._compiled = tuple(compiled)
+        compiled = {name: self._loaded.pop(name, None) for name in programs}
+        self.programs_loaded = sum(program is not None for program in compiled.values())
+        missing = [name for name, program in compiled.items() if program is None]
+        # compiled together: each is lowered while XLA compiles the ones before it
+        fresh = compile_programs(
+            [(*programs[name], self._program_identity(name), self._init_args()) for name in missing]
+        )
+        compiled.update(zip(missing, fresh, strict=True))
+        self._compiled = tuple(compiled.values())
         sharding.barrier("compiled")
         self._uncounted_s = 0.0
         return time.perf_counter() - start + earlier

@@ -201,6 +201,41 @@ def test_program_cache_compiles_run_one_at_a_time_with_jax_cache_off(cache_dir):
     assert all(compilation_cache.load_program(args, {"n": n}) for n in range(3))
 
 
+def test_programs_compiled_together_overlap_and_each_is_kept(cache_dir):
+    """`compile_programs` lowers each program while the ones before it compile in other
+    threads, all with JAX's cache off, and stores every one."""
+    import threading
+
+    inner = jax.jit(lambda x: x * 3.0)
+    together = threading.Barrier(3, timeout=60)  # broken unless all three compile at once
+    flags = []
+
+    class Jitted:
+        def lower(self, *args):
+            lowered = inner.lower(*args)
+
+            class Lowered:
+                def compile(self):
+                    flags.append(jax.config.jax_enable_compilation_cache)
+                    together.wait()
+                    return lowered.compile()
+
+            return Lowered()
+
+    args = (np.zeros(2, np.float32),)
+    compiled = compilation_cache.compile_programs(
+        [(Jitted(), args, {"n": n}, None) for n in range(3)]
+    )
+    assert [float(c(*args)[0]) for c in compiled] == [0.0] * 3
+    assert flags == [False] * 3 and jax.config.jax_enable_compilation_cache
+    assert all(compilation_cache.load_program(args, {"n": n}) for n in range(3))
+    # without a cache entry (identity None) they overlap too, with JAX's cache left on
+    flags.clear()
+    together.reset()
+    compilation_cache.compile_programs([(Jitted(), args, None, None) for _ in range(3)])
+    assert flags == [True] * 3
+
+
 def test_a_corrupt_entry_warns_and_is_compiled_again(cache_dir):
     cfg = tiny_config()
     run = ChunkedRun(cfg, num_seeds=1, chunks=1, program_cache=True)

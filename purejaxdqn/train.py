@@ -473,7 +473,7 @@ def batched_like(tree: Any, key: jax.Array) -> Any:
     into it. JAX's batching rules for `scan` and `while_loop` then re-trace the loop body
     until the batched-ness of the carry stops changing, and each pass over an outer loop
     re-batches the loops inside it. With every leaf batched from the start each loop is
-    batched in one pass (tracing plus lowering, 8 seeds: about 1.05 -> 0.75 s; see
+    batched in one pass (tracing plus lowering, 8 seeds: about 1.1 -> 0.85 s; see
     benchmarks/RESULTS.md). Without `vmap`, or on a batched leaf, XLA folds the select away.
     """
     same = (jax.random.key_data(key).reshape(-1)[0] & 0) == 0  # True, computed from key

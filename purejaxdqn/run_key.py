@@ -1,48 +1,93 @@
-"""The run's random keys: Philox4x32, with each draw computed once on the CPU.
+"""The run's random keys: Philox4x32, its rounds in a loop on the CPU.
 
 `as_run_key(key)` turns the user's key into the run's key. Its impl, `RUN_KEY_IMPL`,
 gives exactly the bits of JAX's "philox4x32" (same seed, split, fold_in and
-random_bits: it calls them), so a key's numbers do not depend on which of the two
-carries it. Why Philox and not JAX's default threefry: on the CPU its sampling compiles
-about 1.5x faster and runs about 1.4x faster (benchmarks/RESULTS.md), and a run draws
-random numbers at every environment step (gymnax resets draw too).
+random_bits), so a key's numbers do not depend on which of the two carries it. Why
+Philox and not JAX's default threefry: on the CPU its sampling compiles about 1.5x
+faster and runs about 1.4x faster (benchmarks/RESULTS.md), and a run draws random
+numbers at every environment step (gymnax resets draw too).
 
-Why not plain "philox4x32": XLA's CPU fusion copies cheap elementwise producers into
-every consumer, and Philox is nothing but cheap elementwise ops. A draw read by k
-fusions (gymnax's auto-reset reads the reset draw once per state field, and once for
-the observation) was compiled and computed k times: 56 of the program's fusions held a
-copy of Philox, 78% of all fused ops. On the CPU the draws here end in an integer
-division by a 1 that XLA cannot prove is 1: a division by a non-constant counts as
-expensive, and XLA never copies an expensive op, so the bits are computed once, stored,
-and read. The division leaves every bit as it was. Other platforms get the plain
-draws (`lax.platform_dependent` picks at lowering time; no branch runs).
+Why not plain "philox4x32" on the CPU: each draw site of the program is compiled to its
+own kernel, and a Philox kernel is ten unrolled rounds of multiplies and xors, some 350
+operations where most of the program's kernels have a few dozen. The run has about 30
+draw sites; compiling them was about a third of its cold compile. XLA's CPU fusion also
+copies such cheap elementwise producers into every reader (gymnax's auto-reset reads
+the reset draw once per state field), so a draw was compiled and computed once per
+reader. Here, on the CPU, the rounds run as a `lax.fori_loop` over the four Philox
+words stacked in one array: one small kernel per draw site, run ten times, and a loop
+result, which XLA computes once and stores. Other platforms get JAX's own draws
+(`lax.platform_dependent` picks at lowering time; no branch runs).
 """
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax import lax
 from jax.extend.random import define_prng_impl
 
 _PHILOX = "philox4x32"
+# Philox4x32-10 (Salmon et al. 2011, Random123), as in JAX's "philox4x32".
+_ROUNDS = 10
+_MULTIPLIERS = (np.uint32(0xD2511F53), np.uint32(0xCD9E8D57))
+_KEY_INCREMENTS = (np.uint32(0x9E3779B9), np.uint32(0xBB67AE85))
 
 
 def _philox(data: jax.Array) -> jax.Array:
     return jax.random.wrap_key_data(data, impl=_PHILOX)
 
 
-def _opaque_one(key_data: jax.Array) -> jax.Array:
-    """uint32 1, computed from the key so that XLA cannot fold it: (k >> 31) | 1."""
-    return (key_data[0] >> 31) | jnp.uint32(1)
+def _rolled_philox(key_data: jax.Array, words: jax.Array) -> jax.Array:
+    """Philox4x32-10 of counters `words` (uint32[4, *shape]) under key_data (uint32[2]).
+
+    The same bits as JAX's `philox4x32` primitive; the rounds are a loop instead of
+    being unrolled."""
+    m0, m1 = _MULTIPLIERS
+    w0, w1 = _KEY_INCREMENTS
+
+    def round_(i: jax.Array, x: jax.Array) -> jax.Array:
+        step = i.astype(jnp.uint32)  # round i uses the key bumped i times
+        k0, k1 = key_data[0] + step * w0, key_data[1] + step * w1
+        x0, x1, x2, x3 = x[0], x[1], x[2], x[3]
+        hi0 = lax.mulhi(jnp.full_like(x0, m0), x0)
+        hi1 = lax.mulhi(jnp.full_like(x2, m1), x2)
+        return jnp.stack([hi1 ^ x1 ^ k0, x2 * m1, hi0 ^ x3 ^ k1, x0 * m0])
+
+    return lax.fori_loop(0, _ROUNDS, round_, words)
 
 
-def _computed_once(x: jax.Array, key_data: jax.Array) -> jax.Array:
-    """x (unsigned ints), unchanged; on the CPU it is stored rather than fused into readers."""
+def _counters(shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
+    """The high and low words of each element's row-major index (JAX's Philox counters)."""
+    size = math.prod(shape)
+    if size >= 2**32:
+        raise ValueError(f"random draws: at most 2**32 - 1 values per draw, got shape {shape}")
+    return jnp.zeros(shape, jnp.uint32), lax.iota(jnp.uint32, size).reshape(shape)
 
-    def divided(x: jax.Array, key_data: jax.Array) -> jax.Array:
-        return jax.lax.div(x, jnp.broadcast_to(_opaque_one(key_data).astype(x.dtype), x.shape))
 
-    return jax.lax.platform_dependent(x, key_data, cpu=divided, default=lambda x, _: x)
+def _cpu_split(key_data: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    high, low = _counters(shape)
+    zeros = jnp.zeros(shape, jnp.uint32)
+    out = _rolled_philox(key_data, jnp.stack([zeros, zeros, high, low]))
+    return jnp.stack([out[0], out[1]], axis=len(shape))
+
+
+def _cpu_fold_in(key_data: jax.Array, data: jax.Array) -> jax.Array:
+    zero = jnp.uint32(0)
+    out = _rolled_philox(key_data, jnp.stack([zero, zero, zero, jnp.asarray(data, jnp.uint32)]))
+    return out[:2]
+
+
+def _cpu_random_bits(key_data: jax.Array, bit_width: int, shape: tuple[int, ...]) -> jax.Array:
+    high, low = _counters(shape)
+    zeros = jnp.zeros(shape, jnp.uint32)
+    out = _rolled_philox(key_data, jnp.stack([high, low, zeros, zeros]))
+    dtype = jnp.dtype(f"uint{bit_width}")
+    if bit_width == 64:
+        return (out[0].astype(dtype) << dtype.type(32)) | out[1].astype(dtype)
+    return (out[0] ^ out[1] ^ out[2] ^ out[3]).astype(dtype)
 
 
 def _seed(seed: jax.Array) -> jax.Array:
@@ -50,18 +95,30 @@ def _seed(seed: jax.Array) -> jax.Array:
 
 
 def _split(key_data: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-    keys = jax.random.key_data(jax.random.split(_philox(key_data), shape))
-    return _computed_once(keys, key_data)
+    def plain(key_data: jax.Array) -> jax.Array:
+        return jax.random.key_data(jax.random.split(_philox(key_data), shape))
+
+    return lax.platform_dependent(
+        key_data, cpu=lambda k: _cpu_split(k, tuple(shape)), default=plain
+    )
 
 
 def _fold_in(key_data: jax.Array, data: int | jax.Array) -> jax.Array:
-    key = jax.random.key_data(jax.random.fold_in(_philox(key_data), data))
-    return _computed_once(key, key_data)
+    def plain(key_data: jax.Array, data: jax.Array) -> jax.Array:
+        return jax.random.key_data(jax.random.fold_in(_philox(key_data), data))
+
+    return lax.platform_dependent(
+        key_data, jnp.asarray(data, jnp.uint32), cpu=_cpu_fold_in, default=plain
+    )
 
 
 def _random_bits(key_data: jax.Array, bit_width: int, shape: tuple[int, ...]) -> jax.Array:
-    bits = jax.random.bits(_philox(key_data), shape, jnp.dtype(f"uint{bit_width}"))
-    return _computed_once(bits, key_data)
+    def plain(key_data: jax.Array) -> jax.Array:
+        return jax.random.bits(_philox(key_data), shape, jnp.dtype(f"uint{bit_width}"))
+
+    return lax.platform_dependent(
+        key_data, cpu=lambda k: _cpu_random_bits(k, bit_width, tuple(shape)), default=plain
+    )
 
 
 RUN_KEY_IMPL = define_prng_impl(

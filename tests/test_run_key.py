@@ -1,4 +1,4 @@
-"""The run's key impl: Philox4x32's bits, each draw computed once on the CPU."""
+"""The run's key impl: Philox4x32's bits, its rounds a loop on the CPU."""
 
 import re
 
@@ -81,16 +81,33 @@ def test_a_draw_read_by_several_fusions_is_computed_once_on_the_cpu():
 
 
 def test_other_platforms_get_the_plain_draws():
-    """Lowered for a GPU or TPU (no device needed), a draw has no division in it."""
+    """Lowered for a GPU or TPU (no device needed), a draw is JAX's unrolled Philox; on
+    the CPU its rounds are a loop."""
 
     def draw(key):
         return jax.random.bits(key, (4,), jnp.uint32)
 
     key = as_run_key(jax.random.key(0))
-    divisions = {
+    loops = {
         platform: jax.export.export(jax.jit(draw), platforms=[platform])(key)
         .mlir_module()
-        .count("stablehlo.divide")
+        .count("stablehlo.while")
         for platform in ("cpu", "cuda", "tpu")
     }
-    assert divisions == {"cpu": 1, "cuda": 0, "tpu": 0}
+    assert loops == {"cpu": 1, "cuda": 0, "tpu": 0}
+
+
+@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the CPU's Philox is the loop")
+def test_each_draw_compiles_to_one_small_loop_on_the_cpu():
+    """JAX's Philox unrolls its ten rounds (two multiplies each, beside the two high
+    multiplies) into the kernel of each draw site; here one loop body holds one round."""
+
+    def multiplies_and_loops(key):
+        draw = jax.jit(lambda k: jax.random.uniform(k, (8, 4)))
+        text = draw.lower(key).compile().as_text()
+        return text.count(" multiply("), text.count(" while(")
+
+    multiplies, loops = multiplies_and_loops(_philox(0))
+    assert multiplies >= 20 and loops == 0
+    multiplies, loops = multiplies_and_loops(as_run_key(_philox(0)))
+    assert multiplies <= 8 and loops == 1

@@ -37,6 +37,15 @@ def test_run_key_draws_the_bits_of_philox4x32(jit):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+def test_run_key_draws_the_64_bit_words_of_philox4x32():
+    with jax.enable_x64(True):
+        for seed in (0, 5):
+            a = jax.random.bits(_philox(seed), (3,), jnp.uint64)
+            b = jax.random.bits(as_run_key(_philox(seed)), (3,), jnp.uint64)
+            assert b.dtype == jnp.uint64
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_run_key_draws_the_bits_of_philox4x32_under_vmap():
     keys = jax.random.split(_philox(1), 4)
     run_keys = jax.vmap(as_run_key)(keys)

@@ -59,18 +59,18 @@ def _rolled_philox(key_data: jax.Array, words: jax.Array) -> jax.Array:
     return lax.fori_loop(0, _ROUNDS, round_, words)
 
 
-def _counters(shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
-    """The high and low words of each element's row-major index (JAX's Philox counters)."""
+def _indices(shape: tuple[int, ...]) -> jax.Array:
+    """Each element's row-major index: the low word of JAX's 64-bit Philox counter (the
+    high word is 0 below 2**32 elements)."""
     size = math.prod(shape)
     if size >= 2**32:
         raise ValueError(f"random draws: at most 2**32 - 1 values per draw, got shape {shape}")
-    return jnp.zeros(shape, jnp.uint32), lax.iota(jnp.uint32, size).reshape(shape)
+    return lax.iota(jnp.uint32, size).reshape(shape)
 
 
 def _cpu_split(key_data: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-    high, low = _counters(shape)
     zeros = jnp.zeros(shape, jnp.uint32)
-    out = _rolled_philox(key_data, jnp.stack([zeros, zeros, high, low]))
+    out = _rolled_philox(key_data, jnp.stack([zeros, zeros, zeros, _indices(shape)]))
     return jnp.stack([out[0], out[1]], axis=len(shape))
 
 
@@ -81,9 +81,8 @@ def _cpu_fold_in(key_data: jax.Array, data: jax.Array) -> jax.Array:
 
 
 def _cpu_random_bits(key_data: jax.Array, bit_width: int, shape: tuple[int, ...]) -> jax.Array:
-    high, low = _counters(shape)
     zeros = jnp.zeros(shape, jnp.uint32)
-    out = _rolled_philox(key_data, jnp.stack([high, low, zeros, zeros]))
+    out = _rolled_philox(key_data, jnp.stack([zeros, _indices(shape), zeros, zeros]))
     dtype = jnp.dtype(f"uint{bit_width}")
     if bit_width == 64:
         return (out[0].astype(dtype) << dtype.type(32)) | out[1].astype(dtype)

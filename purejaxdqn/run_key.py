@@ -10,10 +10,10 @@ numbers at every environment step (gymnax resets draw too).
 Why not plain "philox4x32" on the CPU: each draw site of the program is compiled to its
 own kernel, and a Philox kernel is ten unrolled rounds of multiplies and xors, some 350
 operations where most of the program's kernels have a few dozen. The run has about 30
-draw sites, and compiling them took about 0.9 s of its 3 to 4 s cold compile. XLA's CPU fusion also
-copies such cheap elementwise producers into every reader (gymnax's auto-reset reads
-the reset draw once per state field), so a draw was compiled and computed once per
-reader. Here, on the CPU, the rounds run as a `lax.fori_loop` over the four Philox
+draw sites, and compiling them took about 0.9 s of its 3 to 4 s cold compile. XLA's CPU
+fusion also copies such cheap elementwise producers into every reader (gymnax's
+auto-reset reads the reset draw once per state field), so a draw was compiled and
+computed once per reader. Here, on the CPU, the rounds run as a `lax.fori_loop` over the four Philox
 words stacked in one array: one small kernel per draw site, run ten times, and a loop
 result, which XLA computes once and stores. Other platforms get JAX's own draws
 (`lax.platform_dependent` picks at lowering time; no branch runs).

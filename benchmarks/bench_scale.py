@@ -63,13 +63,14 @@ def env_only_steps_per_s(num_envs: int, steps: int, repeats: int) -> float:
     env, env_params = envs.make_env("CartPole-v1")
 
     def run(key):
-        obs, state = envs.vmapped_reset(env, env_params, key, num_envs)
+        obs, state = envs.vmapped_reset(env, env_params, jax.random.split(key, num_envs))
 
         def step(carry, key):
             state, total = carry
             k_act, k_step = jax.random.split(key)
             action = jax.random.randint(k_act, (num_envs,), 0, 2)
-            _, state, reward, *_ = envs.vmapped_step(env, env_params, k_step, state, action)
+            keys = jax.random.split(k_step, num_envs)
+            _, state, reward, *_ = envs.vmapped_step(env, env_params, keys, state, action)
             return (state, total + reward.sum()), None
 
         (state, total), _ = jax.lax.scan(step, (state, 0.0), jax.random.split(key, steps))

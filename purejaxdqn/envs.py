@@ -50,26 +50,26 @@ def max_episode_steps(env_params: Any) -> int:
     return int(steps)
 
 
-def vmapped_reset(env: Any, env_params: Any, key: jax.Array, n: int) -> tuple[jax.Array, Any]:
-    """Resets `n` independent envs: obs (n, *obs_shape), states with leading (n,)."""
-    return jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, n), env_params)
+def vmapped_reset(env: Any, env_params: Any, keys: jax.Array) -> tuple[jax.Array, Any]:
+    """Resets one env per key in `keys` (n,): obs (n, *obs_shape), states with leading (n,).
+
+    The callers split the keys together with the others they need: each random call site
+    is a loop that XLA compiles."""
+    return jax.vmap(env.reset, in_axes=(0, None))(keys, env_params)
 
 
 def vmapped_step(
-    env: Any, env_params: Any, key: jax.Array, state: Any, action: jax.Array
+    env: Any, env_params: Any, keys: jax.Array, state: Any, action: jax.Array
 ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array, dict[str, Any]]:
-    """Steps `n` envs with auto-reset.
+    """Steps `n` envs with auto-reset, env i with keys[i] (keys: (n,)).
 
     Returns gymnax 1.x's (obs, state, reward, terminated, truncated, info), each batched.
     """
-    n = action.shape[0]
-    return jax.vmap(env.step, in_axes=(0, 0, 0, None))(
-        jax.random.split(key, n), state, action, env_params
-    )
+    return jax.vmap(env.step, in_axes=(0, 0, 0, None))(keys, state, action, env_params)
 
 
 def vmapped_step_no_reset(
-    env: Any, env_params: Any, key: jax.Array, state: Any, action: jax.Array
+    env: Any, env_params: Any, keys: jax.Array, state: Any, action: jax.Array
 ) -> tuple[jax.Array, Any, jax.Array, jax.Array, jax.Array]:
     """Steps `n` envs like `vmapped_step` but leaves ended episodes ended (no auto-reset).
 
@@ -83,7 +83,7 @@ def vmapped_step_no_reset(
     """
     if getattr(type(env), "step", None) is not Environment.step:
         obs, state, reward, terminated, truncated, _ = vmapped_step(
-            env, env_params, key, state, action
+            env, env_params, keys, state, action
         )
         return obs, state, reward, terminated, truncated
 
@@ -92,7 +92,7 @@ def vmapped_step_no_reset(
         obs, state, reward, terminated, _ = env.step_env(key_step, state, action, env_params)
         return obs, state, reward, terminated, env.is_truncated(state, env_params)
 
-    return jax.vmap(step)(jax.random.split(key, action.shape[0]), state, action)
+    return jax.vmap(step)(keys, state, action)
 
 
 def observation_names(env: Any, env_params: Any) -> list[str]:

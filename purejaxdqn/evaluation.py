@@ -16,6 +16,8 @@ def make_evaluate(
 ) -> Callable[[jax.Array, Any], jax.Array]:
     """Returns `evaluate(key, params) -> returns (num_episodes,)` of the greedy policy.
 
+    `key`: one key, or (1 + num_episodes,) keys (see `make_rollout_returns`).
+
     Runs `num_episodes` fresh episodes in parallel until each has ended (terminated or
     truncated) once; stops as soon as all have.
     """
@@ -43,12 +45,16 @@ def make_random_returns(
 def make_rollout_returns(
     env: Any, env_params: Any, act: Callable, num_episodes: int
 ) -> Callable[[jax.Array, Any], jax.Array]:
-    """`act(params, key, obs (n, ...)) -> actions (n,)`; returns one episode's return per env."""
+    """`act(params, key, obs (n, ...)) -> actions (n,)`; returns one episode's return per env.
+
+    The rollout takes one key, or (1 + num_episodes,) keys already split."""
     max_steps = envs.max_episode_steps(env_params)
 
     def rollout(key: jax.Array, params: Any) -> jax.Array:
-        key_reset, key = jax.random.split(key)
-        obs, state = envs.vmapped_reset(env, env_params, key_reset, num_episodes)
+        # The loop's key, then one reset key per episode; a caller may pass these
+        # (1 + num_episodes,) keys split with its own (one random call site fewer).
+        keys = key if key.ndim == 1 else jax.random.split(key, 1 + num_episodes)
+        obs, state = envs.vmapped_reset(env, env_params, keys[1:])
 
         def cond(carry):
             *_, alive, t = carry
@@ -56,19 +62,20 @@ def make_rollout_returns(
 
         def body(carry):
             key, obs, state, returns, alive, t = carry
-            key, key_step = jax.random.split(key)
-            # A policy that ignores its key (greedy) leaves this draw to dead-code removal.
-            action = act(params, jax.random.fold_in(key_step, 1), obs)  # (num_episodes,)
+            # The next key, the policy's, one per env. What nobody reads (greedy actions,
+            # a deterministic env's step) XLA removes.
+            keys = jax.random.split(key, 2 + num_episodes)
+            action = act(params, keys[1], obs)  # (num_episodes,)
             # No auto-reset: an ended episode stays ended (its return is final).
             obs, state, reward, terminated, truncated = envs.vmapped_step_no_reset(
-                env, env_params, key_step, state, action
+                env, env_params, keys[2:], state, action
             )
             returns = returns + jnp.where(alive, reward, 0.0)
             alive = alive & ~(terminated | truncated)
-            return key, obs, state, returns, alive, t + 1
+            return keys[0], obs, state, returns, alive, t + 1
 
         init = (
-            key,
+            keys[0],
             obs,
             state,
             jnp.zeros((num_episodes,), jnp.float32),

@@ -4,6 +4,7 @@ a linear Q head or a dueling head."""
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any, cast
 
@@ -69,6 +70,52 @@ class QNetwork(nn.Module):
         advantage = dense(self.num_actions, name="advantage")(x)  # (*batch, num_actions)
         value = dense(1, name="value")(x)  # (*batch, 1)
         return value + advantage - jnp.mean(advantage, axis=-1, keepdims=True)
+
+
+def init_params(network: QNetwork, key: jax.Array, obs: jax.Array) -> Any:
+    """`network.init(key, obs)`, with every weight cut from one random draw.
+
+    The same parameter tree and distributions as the initializers `QNetwork` declares:
+    Glorot-uniform Dense kernels, flax's default LeCun-normal (truncated at two standard
+    deviations) for the conv kernel, zero biases. `network.init` would fold a key and
+    draw once per layer (six random call sites for three layers), and every random call
+    site is a loop that XLA compiles (benchmarks/RESULTS.md, "The cold compile").
+    """
+    shapes = jax.eval_shape(network.init, key, obs)
+    leaves, treedef = jax.tree_util.tree_flatten_with_path(shapes)
+    kernels = [leaf.size for path, leaf in leaves if _leaf_name(path) == "kernel"]
+    pool = jax.random.uniform(key, (sum(kernels),), jnp.float32, -1.0, 1.0)  # the one draw
+    values, start = [], 0
+    for path, leaf in leaves:
+        name = _leaf_name(path)
+        if name == "bias":
+            values.append(jnp.zeros(leaf.shape, leaf.dtype))
+            continue
+        if name != "kernel" or leaf.ndim not in (2, 4):
+            raise ValueError(
+                f"init_params: no initializer for parameter {jax.tree_util.keystr(path)}"
+            )
+        u = pool[start : start + leaf.size].reshape(leaf.shape)
+        start += leaf.size
+        fan_in = int(np.prod(leaf.shape[:-1]))
+        if leaf.ndim == 2:  # Dense: Glorot uniform, U(-limit, limit)
+            limit = np.sqrt(6.0 / (fan_in + leaf.shape[-1]))
+            values.append((u * limit).astype(leaf.dtype))
+        else:  # Conv: LeCun normal, a standard normal truncated to (-2, 2), rescaled
+            bound = math.erf(2.0 / math.sqrt(2.0))
+            z = np.sqrt(2.0) * jax.scipy.special.erfinv(u * bound)
+            stddev = np.sqrt(1.0 / fan_in) / _TRUNCATED_NORMAL_STDDEV
+            values.append((z * stddev).astype(leaf.dtype))
+    return jax.tree_util.tree_unflatten(treedef, values)
+
+
+# The standard deviation of a standard normal truncated to (-2, 2) (flax's variance_scaling).
+_TRUNCATED_NORMAL_STDDEV = 0.87962566103423978
+
+
+def _leaf_name(path: Any) -> str:
+    last = path[-1]
+    return str(getattr(last, "key", last))
 
 
 def q_function(network: QNetwork) -> Callable[[Any, jax.Array], jax.Array]:

@@ -29,7 +29,7 @@ from flax import struct
 from purejaxdqn import envs, episode_stats, exploration, losses, n_step
 from purejaxdqn.config import DQNConfig, Hyperparams
 from purejaxdqn.evaluation import make_evaluate
-from purejaxdqn.networks import QNetwork, make_q_network, q_function
+from purejaxdqn.networks import QNetwork, init_params, make_q_network, q_function
 from purejaxdqn.replay_buffer import (
     BufferState,
     PrioritizedBufferState,
@@ -124,14 +124,15 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         return make_optimizer(config, hp)
 
     def collect(
-        state: TrainState, key: jax.Array, action: jax.Array, gamma: jax.Array, store: bool = True
+        state: TrainState, keys: jax.Array, action: jax.Array, gamma: jax.Array, store: bool = True
     ) -> TrainState:
-        """One vectorized env step: store the transitions, count the episodes.
+        """One vectorized env step (keys: (num_envs,), one per env): store the
+        transitions, count the episodes.
 
         n_step > 1: the step enters the window and the n-step transition starting n - 1
         steps ago is stored (`store=False` while the window first fills)."""
         obs, env_state, reward, terminated, truncated, info = envs.vmapped_step(
-            env, env_params, key, state.env_state, action
+            env, env_params, keys, state.env_state, action
         )
         transition = Transition(
             obs=state.obs,
@@ -178,9 +179,11 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         return losses.weighted_td_loss(td, weights, config.loss), td
 
     def init(key: jax.Array, hp: Hyperparams) -> TrainState:
-        key, k_net, k_reset, k_warmup = jax.random.split(as_run_key(key), 4)
-        obs, env_state = envs.vmapped_reset(env, env_params, k_reset, num_envs)
-        params = network.init(k_net, obs)
+        # One split for every key here: each random call site is a loop XLA compiles.
+        keys = jax.random.split(as_run_key(key), 3 + num_envs)
+        key, k_net, k_warmup = keys[0], keys[1], keys[2]
+        obs, env_state = envs.vmapped_reset(env, env_params, keys[3:])
+        params = init_params(network, k_net, obs)
         example = Transition(
             obs=obs[0],
             action=jnp.zeros((), action_dtype),
@@ -219,9 +222,10 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
             state: TrainState, keys: jax.Array, store: bool = True
         ) -> tuple[TrainState, None]:
             action = exploration.uniform_actions(keys[0], num_envs, num_actions)
-            return collect(state, keys[1], action, hp.gamma, store), None
+            return collect(state, keys[1:], action, hp.gamma, store), None
 
-        keys = jax.random.split(k_warmup, (config.warmup_iterations, 2))
+        # Per warm-up step: the actions' key, then one per env.
+        keys = jax.random.split(k_warmup, (config.warmup_iterations, 1 + num_envs))
         if config.n_step > 1:  # the window's first n - 1 steps start no full transition yet
             fill = config.n_step - 1
             state, _ = jax.lax.scan(lambda s, k: warmup_step(s, k, False), state, keys[:fill])
@@ -254,7 +258,7 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         def act(state: TrainState, keys: jax.Array) -> tuple[TrainState, None]:
             q = q_values(state.params, state.obs)  # (num_envs, num_actions)
             action = exploration.epsilon_greedy(keys[0], q, epsilon(state, hp))
-            return collect(state, keys[1], action, hp.gamma), None
+            return collect(state, keys[1:], action, hp.gamma), None
 
         def learn(state: TrainState, key: jax.Array) -> tuple[TrainState, jax.Array]:
             if per:
@@ -303,10 +307,13 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
             ), loss
 
         # One split per iteration: every random call site is a loop that XLA compiles.
+        # Per env step the actions' key and one per env, then one per gradient step.
         steps, grads = config.steps_per_iteration, config.gradient_steps
-        keys = jax.random.split(state.key, 1 + 2 * steps + grads)
-        key, act_keys, learn_keys = keys[0], keys[1 : 1 + 2 * steps], keys[1 + 2 * steps :]
-        state, _ = jax.lax.scan(act, state, act_keys.reshape(steps, 2))
+        per_step = 1 + num_envs
+        keys = jax.random.split(state.key, 1 + steps * per_step + grads)
+        key, act_keys = keys[0], keys[1 : 1 + steps * per_step]
+        learn_keys = keys[1 + steps * per_step :]
+        state, _ = jax.lax.scan(act, state, act_keys.reshape(steps, per_step))
         state, loss = jax.lax.scan(learn, state, learn_keys)
         state = state.replace(key=key, iteration=state.iteration + 1)
         if not aligned_targets:  # the update's position varies between periods
@@ -354,11 +361,16 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         state, loss = jax.lax.scan(block, state, None, length=blocks)
         return state, loss.reshape(-1)
 
+    def eval_keys(key: jax.Array) -> jax.Array:
+        """(2 + eval_episodes,) keys from one split: the run's next key, the evaluation's
+        loop key, one reset key per episode."""
+        return jax.random.split(key, 2 + config.eval_episodes)
+
     def _period(state: TrainState, hp: Hyperparams) -> TrainState:
         """`iterations_per_period` iterations, then a greedy evaluation and a metrics row."""
         state, loss = _iterations(state, hp)
-        key, k_eval = jax.random.split(state.key)
-        returns = evaluate(k_eval, state.params)  # (eval_episodes,)
+        keys = eval_keys(state.key)
+        returns = evaluate(keys[1:], state.params)  # (eval_episodes,)
         eval_mean = jnp.mean(returns)
         frozen = (
             jnp.bool_(config.freeze_when_solved) & (eval_mean >= threshold)
@@ -381,7 +393,7 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
             state.history,
             row,
         )
-        return state.replace(key=key, period=state.period + 1, frozen=frozen, history=history)
+        return state.replace(key=keys[0], period=state.period + 1, frozen=frozen, history=history)
 
     def run(state: TrainState, hp: Hyperparams, stop_period: jax.Array | int) -> TrainState:
         """Runs eval periods until `stop_period` (at most num_periods) or the seed stops
@@ -399,7 +411,8 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         last = jnp.maximum(state.period - 1, 0)
         rows = jnp.minimum(jnp.arange(config.num_periods), last)
         metrics = jax.tree.map(lambda h: h[rows], state.history)
-        final_returns = evaluate(jax.random.fold_in(state.key, 1), state.params)
+        # Keys as the next period would draw them (the last period moved the key on).
+        final_returns = evaluate(eval_keys(state.key)[1:], state.params)
         return TrainResult(
             config=config,
             params=state.params,

@@ -117,16 +117,18 @@ def _both_steps(env, env_params, num_envs=32, steps=60, seed=0):
     from purejaxdqn import envs
 
     key = jax.random.key(seed)
-    _, state = envs.vmapped_reset(env, env_params, key, num_envs)
+    _, state = envs.vmapped_reset(env, env_params, jax.random.split(key, num_envs))
     num_actions = envs.num_discrete_actions(env, env_params)
 
     @jax.jit
     def step(key, state):
         action = jax.random.randint(jax.random.fold_in(key, 7), (num_envs,), 0, num_actions)
         _, next_state, reward, terminated, truncated, info = envs.vmapped_step(
-            env, env_params, key, state, action
+            env, env_params, jax.random.split(key, num_envs), state, action
         )
-        no_reset = envs.vmapped_step_no_reset(env, env_params, key, state, action)
+        no_reset = envs.vmapped_step_no_reset(
+            env, env_params, jax.random.split(key, num_envs), state, action
+        )
         auto = (info["final_observation"], reward, terminated, truncated)
         return auto, (no_reset[0], *no_reset[2:]), next_state
 
@@ -174,3 +176,17 @@ def test_a_wrapped_env_is_evaluated_through_its_own_step():
 
     returns = jax.jit(make_rollout_returns(wrapped, env_params, act, 4))(jax.random.key(0), None)
     assert returns.shape == (4,)
+
+
+def test_rollout_takes_one_key_or_its_split_keys():
+    """An evaluation given (1 + episodes,) keys split by its caller runs the episodes
+    one key would (the trainer splits them with its own key: one random call site)."""
+    from purejaxdqn.evaluation import make_random_returns
+
+    env, env_params = gymnax.make("CartPole-v1")
+    random_returns = jax.jit(make_random_returns(env, env_params, 2, 16))
+    key = jax.random.key(3)
+    one_key = np.asarray(random_returns(key))
+    np.testing.assert_array_equal(one_key, random_returns(jax.random.split(key, 17)))
+    assert not np.array_equal(one_key, random_returns(jax.random.split(key, 17)[::-1]))
+    assert one_key.std() > 0  # different episodes

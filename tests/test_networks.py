@@ -118,3 +118,49 @@ def test_normalize_observations_reaches_every_q_network_of_a_run():
     assert q_network_for(config, env, params).obs_scale is not None
     plain = config.replace(normalize_observations=False)
     assert q_network_for(plain, env, params).obs_scale is None
+
+
+@pytest.mark.parametrize(
+    "obs_shape, hidden, dueling",
+    [((4,), (64, 64), False), ((10, 10, 4), (16,), True)],
+)
+def test_init_params_matches_flax_structure_and_initializer_distributions(
+    obs_shape, hidden, dueling
+):
+    """One draw for the whole network, cut per layer: flax's tree, shapes and dtypes;
+    Glorot-uniform Dense kernels, truncated LeCun-normal conv kernel, zero biases."""
+    from purejaxdqn.networks import init_params
+
+    net = make_q_network(3, hidden, "relu", obs_shape, dueling=dueling)
+    obs = jnp.zeros((2, *obs_shape))
+    key = jax.random.key(0)
+    reference = net.init(key, obs)
+    params = init_params(net, key, obs)
+    assert jax.tree.structure(params) == jax.tree.structure(reference)
+    for ours, flax_leaf in zip(jax.tree.leaves(params), jax.tree.leaves(reference)):
+        assert ours.shape == flax_leaf.shape and ours.dtype == flax_leaf.dtype
+    seen = []
+    for name, layer in params["params"].items():
+        np.testing.assert_array_equal(layer["bias"], 0.0)
+        kernel = np.asarray(layer["kernel"])
+        fan_in, fan_out = int(np.prod(kernel.shape[:-1])), kernel.shape[-1]
+        if kernel.ndim == 2:  # Glorot uniform: U(-limit, limit), std limit / sqrt(3)
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            assert np.abs(kernel).max() <= limit
+            expected_std = limit / np.sqrt(3.0)
+        else:  # conv: LeCun normal truncated at 2 stddev, std sqrt(1 / fan_in)
+            assert name == "Conv_0"
+            expected_std = np.sqrt(1.0 / fan_in)
+            assert np.abs(kernel).max() <= 2 * expected_std / 0.87962566 + 1e-6
+        if kernel.size >= 200:  # the std of a few hundred draws is within ~10%
+            assert abs(kernel.std() / expected_std - 1) < 0.15, (name, kernel.std())
+        assert abs(kernel.mean()) < 3 * expected_std / np.sqrt(kernel.size)
+        seen.append(kernel.ravel()[:2])
+    # Every layer has its own part of the draw (no two start with the same numbers).
+    starts = {tuple(np.round(s, 7)) for s in seen}
+    assert len(starts) == len(seen)
+    np.testing.assert_array_equal(
+        jax.tree.leaves(init_params(net, key, obs))[1], jax.tree.leaves(params)[1]
+    )  # deterministic
+    other = init_params(net, jax.random.key(1), obs)
+    assert not np.array_equal(jax.tree.leaves(other)[1], jax.tree.leaves(params)[1])

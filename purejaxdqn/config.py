@@ -67,14 +67,15 @@ class DQNConfig:
     env_id: str = _static("CartPole-v1", "gymnax environment id")
     total_timesteps: int = _static(
         100_000,
-        "env steps in the run; the part after learning_starts is rounded down "
-        "to whole eval periods",
+        "env steps in the run, warm-up included; rounded down to whole eval periods",
     )
     num_envs: int = _static(4, "environments stepped in parallel per seed")
     buffer_size: int = _static(50_000, "replay buffer capacity in transitions")
     batch_size: int = _static(64, "transitions per gradient step")
     learning_starts: int = _static(
-        1_000, "env steps of uniformly random warm-up before learning (multiple of num_envs)"
+        1_000,
+        "env steps of uniformly random warm-up before learning (multiple of num_envs); "
+        "learning starts with the first round of gradient steps after them",
     )
     train_frequency: int = _static(
         4, "env steps between rounds of gradient steps (multiple of num_envs)"
@@ -99,7 +100,9 @@ class DQNConfig:
     double_q: bool = _static(True, "Double DQN targets (van Hasselt et al. 2016) instead of DQN")
     loss: str = _static("mse", f"TD loss, one of {LOSSES}")
     eval_frequency: int = _static(
-        5_000, "env steps between greedy evaluations (multiple of train_frequency)"
+        5_000,
+        "env steps between greedy evaluations, counted from the run's first step "
+        "(multiple of train_frequency)",
     )
     eval_episodes: int = _static(
         100, "fresh episodes per greedy evaluation (also the final evaluation)"
@@ -163,8 +166,9 @@ class DQNConfig:
     # ----------------------------------------------------------------- derived
     @property
     def warmup_iterations(self) -> int:
-        """Vectorized env steps of random warm-up."""
-        return self.learning_starts // self.num_envs
+        """Training iterations that act at random and do not learn: those that start
+        before `learning_starts` env steps (the warm-up rounded up to whole iterations)."""
+        return -(-self.learning_starts // self.train_frequency)
 
     @property
     def steps_per_iteration(self) -> int:
@@ -177,13 +181,14 @@ class DQNConfig:
 
     @property
     def num_periods(self) -> int:
-        """Eval periods in the run: (total_timesteps - learning_starts) // eval_frequency."""
-        return (self.total_timesteps - self.learning_starts) // self.eval_frequency
+        """Eval periods in the run (the warm-up is part of the first ones)."""
+        return self.total_timesteps // self.eval_frequency
 
     @property
     def num_gradient_steps(self) -> int:
         """Gradient steps in the whole run (the length of the linear learning-rate decay)."""
-        return self.num_periods * self.iterations_per_period * self.gradient_steps
+        iterations = self.num_periods * self.iterations_per_period - self.warmup_iterations
+        return iterations * self.gradient_steps
 
     @property
     def target_update_iterations(self) -> int:
@@ -332,7 +337,7 @@ class DQNConfig:
                 f"({self.batch_size + pending}) so the first batch samples stored n-step "
                 f"transitions, got {self.learning_starts}"
             )
-        if self.num_periods < 1:
+        if self.total_timesteps < self.learning_starts + self.eval_frequency:
             raise ValueError(
                 f"total_timesteps: must be >= learning_starts + eval_frequency "
                 f"({self.learning_starts + self.eval_frequency}), got {self.total_timesteps}"

@@ -26,7 +26,7 @@ def plot_learning_curve(result: TrainResult, path: Path) -> None:
     if returns.ndim == 1:
         returns = returns[None]
     returns = returns[:, : int(np.max(result.state.period))]  # the run ended when all froze
-    grid = config.learning_starts + config.eval_frequency * np.arange(1, returns.shape[1] + 1)
+    grid = config.eval_frequency * np.arange(1, returns.shape[1] + 1)
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     for r in returns:
         ax.plot(grid, r, color="tab:blue", alpha=0.25, lw=1)

@@ -14,7 +14,7 @@ def notebook() -> DQNConfig:
     """
     return DQNConfig(
         env_id="CartPole-v1",
-        total_timesteps=201_000,
+        total_timesteps=200_000,
         num_envs=1,
         buffer_size=50_000,
         batch_size=32,
@@ -77,11 +77,11 @@ def mountaincar() -> DQNConfig:
     [-1, 1] (`normalize_observations`) is what made seeds learn reliably (the median of
     8 seeds beats the reference on 6 of 6 keys, against 1 of 3 without it). With gamma
     0.995, Adam 1e-3, epsilon 1 -> 0.05 over 50k steps, 3-step returns and a dueling
-    head, 301k env steps.
+    head, 300k env steps.
     """
     return DQNConfig(
         env_id="MountainCar-v0",
-        total_timesteps=301_000,
+        total_timesteps=300_000,
         gamma=0.995,
         learning_rate=1e-3,
         n_step=3,
@@ -103,7 +103,7 @@ def minatar_breakout() -> DQNConfig:
     update per 8 env steps, epsilon 1 -> 0.05 over 50k steps, 100k env steps."""
     return DQNConfig(
         env_id="Breakout-MinAtar",
-        total_timesteps=105_000,
+        total_timesteps=100_000,
         num_envs=8,
         buffer_size=100_000,
         batch_size=64,

@@ -43,7 +43,7 @@ class BufferState:
 
 class ReplayBuffer(NamedTuple):
     init: Any  # (example: Transition) -> BufferState
-    add: Any  # (state, batch: Transition with leading (n,)) -> BufferState
+    add: Any  # (state, batch: Transition with leading (n,), valid=True) -> BufferState
     sample: Any  # (key, state, batch_size: static int) -> Transition with leading (batch_size,)
 
 
@@ -77,8 +77,11 @@ def make_replay_buffer(capacity: int) -> ReplayBuffer:
         )
         return BufferState(storage=storage, position=jnp.int32(0), size=jnp.int32(0))
 
-    def add(state: BufferState, batch: Transition) -> BufferState:
-        """Writes `n` transitions (leading axis) at the ring position, wrapping around."""
+    def add(state: BufferState, batch: Transition, valid: Any = True) -> BufferState:
+        """Writes `n` transitions (leading axis) at the ring position, wrapping around.
+
+        `valid` (a traced bool, shape ()): False leaves the position and size as they
+        were, so the batch counts for nothing and the next add overwrites it."""
         n = jax.tree.leaves(batch)[0].shape[0]
         if n > capacity:
             raise ValueError(f"cannot add {n} transitions at once to a buffer of {capacity}")
@@ -91,10 +94,11 @@ def make_replay_buffer(capacity: int) -> ReplayBuffer:
         else:
             slots = _ring_slots(state.position, n, capacity)
             storage = jax.tree.map(lambda s, x: s.at[slots].set(x), state.storage, batch)
+        added = n if valid is True else jnp.where(valid, n, 0)
         return BufferState(
             storage=storage,
-            position=(state.position + n) % capacity,
-            size=jnp.minimum(state.size + n, capacity),
+            position=(state.position + added) % capacity,
+            size=jnp.minimum(state.size + added, capacity),
         )
 
     def sample(key: jax.Array, state: BufferState, batch_size: int) -> Transition:
@@ -127,7 +131,7 @@ class PrioritizedSample(NamedTuple):
 
 class PrioritizedReplayBuffer(NamedTuple):
     init: Any  # (example: Transition) -> PrioritizedBufferState
-    add: Any  # (state, batch: Transition with leading (n,)) -> PrioritizedBufferState
+    add: Any  # (state, batch: Transition with leading (n,), valid=True) -> PrioritizedBufferState
     sample: Any  # (key, state, batch_size: static int) -> PrioritizedSample
     update_priorities: Any  # (state, indices (b,), priorities ** alpha (b,)) -> state
 
@@ -154,18 +158,24 @@ def make_prioritized_replay_buffer(capacity: int) -> PrioritizedReplayBuffer:
             max_priority=jnp.float32(1.0),
         )
 
-    def add(state: PrioritizedBufferState, batch: Transition) -> PrioritizedBufferState:
+    def add(
+        state: PrioritizedBufferState, batch: Transition, valid: Any = True
+    ) -> PrioritizedBufferState:
+        """As the uniform buffer's `add`; an invalid batch also keeps its slots' priorities."""
         n = jax.tree.leaves(batch)[0].shape[0]
         if n > capacity:
             raise ValueError(f"cannot add {n} transitions at once to a buffer of {capacity}")
         slots = _ring_slots(state.position, n, capacity)
         storage = _write(state.storage, batch, state.position, slots, capacity)
-        tree = sum_tree.update(state.tree, slots, jnp.full((n,), state.max_priority))
+        priorities = jnp.full((n,), state.max_priority)
+        if valid is not True:
+            priorities = jnp.where(valid, priorities, state.tree[-1][slots])
+        added = n if valid is True else jnp.where(valid, n, 0)
         return state.replace(
             storage=storage,
-            position=(state.position + n) % capacity,
-            size=jnp.minimum(state.size + n, capacity),
-            tree=tree,
+            position=(state.position + added) % capacity,
+            size=jnp.minimum(state.size + added, capacity),
+            tree=sum_tree.update(state.tree, slots, priorities),
         )
 
     def sample(key: jax.Array, state: PrioritizedBufferState, batch_size: int) -> PrioritizedSample:

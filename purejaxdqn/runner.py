@@ -276,7 +276,7 @@ def small_fields(state: TrainState) -> TrainState:
 def progress_bar(config: DQNConfig, num_seeds: int, initial_steps: int = 0):
     from tqdm import tqdm
 
-    total = num_seeds * (config.learning_starts + config.num_periods * config.eval_frequency)
+    total = num_seeds * config.num_periods * config.eval_frequency
     return tqdm(
         total=total,
         initial=initial_steps,

@@ -3,7 +3,7 @@
 Reading order (the scan body is `_iteration`):
 
     train(key)
-      init          network + optimizer + buffer + envs, then the random warm-up scan
+      init          network + optimizer + empty buffer + reset envs
       run           while_loop over eval periods (stops early once every seed has stopped:
                     frozen when solved, or diverged)
         _period     lax.scan over training iterations (in blocks that end with a target
@@ -12,9 +12,12 @@ Reading order (the scan body is `_iteration`):
       finish        fill the metrics of skipped periods, final greedy evaluation
 
 No `lax.cond` gates work inside the scan: under `jax.vmap` it would run both
-branches (../shared/PERFORMANCE_NOTES.md). Warm-up is its own scan, evaluation sits at
-period boundaries, and target updates end blocks of iterations (a `jnp.where` on the
-parameters where the blocks do not divide a period).
+branches (../shared/PERFORMANCE_NOTES.md). Evaluation sits at period boundaries, target
+updates end blocks of iterations (a `jnp.where` on the parameters where the blocks do not
+divide a period), and the warm-up is the run's first iterations: uniformly random actions
+(epsilon 1) into the buffer, their updates dropped by a `jnp.where`. It costs those few
+updates (1% of the `cartpole` preset's), where a scan of its own would be a second copy
+of env stepping and buffer writes for XLA to compile (0.3 s of the CPU compile).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ class PeriodMetrics(NamedTuple):
     env_step: jax.Array  # int32: env steps this seed has taken (warm-up included)
     episode_return_mean: jax.Array  # float32: mean return of the last 100 training episodes
     episodes: jax.Array  # int32: training episodes finished since learning started
-    loss: jax.Array  # float32: mean TD loss over the period's gradient steps
+    loss: jax.Array  # float32: mean TD loss over the period's gradient steps (NaN: warm-up only)
     epsilon: jax.Array  # float32: exploration rate at the end of the period
     eval_return_mean: jax.Array  # float32: greedy return over eval_episodes fresh episodes
     eval_return_std: jax.Array  # float32
@@ -97,7 +100,7 @@ class TrainResult:
 class Trainer(NamedTuple):
     """The pieces of `train`, for running a training in chunks (same result as one call)."""
 
-    init: Any  # (key, hyperparams) -> TrainState, warm-up done (any key: see as_run_key)
+    init: Any  # (key, hyperparams) -> TrainState (any key: see as_run_key)
     run: Any  # (state, hyperparams, stop_period) -> TrainState
     finish: Any  # (state, hyperparams) -> TrainResult
 
@@ -124,13 +127,22 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         return make_optimizer(config, hp)
 
     def collect(
-        state: TrainState, keys: jax.Array, action: jax.Array, gamma: jax.Array, store: bool = True
+        state: TrainState, keys: jax.Array, action: jax.Array, gamma: jax.Array
     ) -> TrainState:
         """One vectorized env step (keys: (num_envs,), one per env): store the
         transitions, count the episodes.
 
         n_step > 1: the step enters the window and the n-step transition starting n - 1
-        steps ago is stored (`store=False` while the window first fills)."""
+        steps ago is stored (none while the window first fills, the run's first n - 1
+        steps). Like the notebook, the training-episode statistics start with learning:
+        the finished episodes of the warm-up are forgotten when it ends."""
+        stats = jax.tree.map(
+            lambda cleared, kept: jnp.where(
+                state.env_step == config.learning_starts, cleared, kept
+            ),
+            episode_stats.clear_window(state.stats),
+            state.stats,
+        )
         obs, env_state, reward, terminated, truncated, info = envs.vmapped_step(
             env, env_params, keys, state.env_state, action
         )
@@ -142,14 +154,16 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
             terminated=terminated,
         )
         window = state.n_step_window
+        store: Any = True  # a traced bool with n-step returns
         if config.n_step > 1:
             window = n_step.push(window, transition, terminated | truncated)
             transition = n_step.oldest_n_step(window, gamma)
+            store = state.env_step >= (config.n_step - 1) * num_envs
         return state.replace(
             obs=obs,
             env_state=env_state,
-            buffer=buffer.add(state.buffer, transition) if store else state.buffer,
-            stats=episode_stats.update(state.stats, reward, terminated | truncated),
+            buffer=buffer.add(state.buffer, transition, store),
+            stats=episode_stats.update(stats, reward, terminated | truncated),
             env_step=state.env_step + num_envs,
             n_step_window=window,
         )
@@ -180,9 +194,9 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
 
     def init(key: jax.Array, hp: Hyperparams) -> TrainState:
         # One split for every key here: each random call site is a loop XLA compiles.
-        keys = jax.random.split(as_run_key(key), 3 + num_envs)
-        key, k_net, k_warmup = keys[0], keys[1], keys[2]
-        obs, env_state = envs.vmapped_reset(env, env_params, keys[3:])
+        keys = jax.random.split(as_run_key(key), 2 + num_envs)
+        key, k_net = keys[0], keys[1]
+        obs, env_state = envs.vmapped_reset(env, env_params, keys[2:])
         params = init_params(network, k_net, obs)
         example = Transition(
             obs=obs[0],
@@ -218,39 +232,34 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
             n_step_window=window,
         )
 
-        def warmup_step(
-            state: TrainState, keys: jax.Array, store: bool = True
-        ) -> tuple[TrainState, None]:
-            action = exploration.uniform_actions(keys[0], num_envs, num_actions)
-            return collect(state, keys[1:], action, hp.gamma, store), None
-
-        # Per warm-up step: the actions' key, then one per env.
-        keys = jax.random.split(k_warmup, (config.warmup_iterations, 1 + num_envs))
-        if config.n_step > 1:  # the window's first n - 1 steps start no full transition yet
-            fill = config.n_step - 1
-            state, _ = jax.lax.scan(lambda s, k: warmup_step(s, k, False), state, keys[:fill])
-            keys = keys[fill:]
-        state, _ = jax.lax.scan(warmup_step, state, keys)
-        # Like the notebook, training-episode statistics start after the warm-up.
-        state = state.replace(stats=episode_stats.clear_window(state.stats))
         return batched_like(state, key)  # one batching pass per loop under vmap
 
     def epsilon(state: TrainState, hp: Hyperparams) -> jax.Array:
-        return exploration.linear_epsilon(
+        """1 (uniformly random actions) during the warm-up, then the linear decay."""
+        decayed = exploration.linear_epsilon(
             (state.env_step - config.learning_starts).astype(jnp.float32),
             hp.epsilon_start,
             hp.epsilon_end,
             hp.epsilon_decay_steps,
         )
+        return jnp.where(state.env_step < config.learning_starts, 1.0, decayed)
 
     def priority_beta(state: TrainState, hp: Hyperparams) -> jax.Array:
         return linear_beta(
             state.env_step, hp.priority_beta_start, config.learning_starts, config.total_timesteps
         )
 
-    def _iteration(state: TrainState, hp: Hyperparams) -> tuple[TrainState, jax.Array]:
-        """The scan body: act in the envs, then learn from replay, then maybe update targets."""
+    def _iteration(
+        state: TrainState, hp: Hyperparams
+    ) -> tuple[TrainState, tuple[jax.Array, jax.Array]]:
+        """The scan body: act in the envs, then learn from replay, then maybe update targets.
+
+        Iterations that start before `learning_starts` env steps are the warm-up: they
+        act uniformly at random and their updates are computed but dropped (a select,
+        which under `vmap` is what a `cond` would cost too). Returns the mean loss and
+        whether the iteration learned."""
         tx = optimizer(hp)
+        learning = state.env_step >= config.learning_starts
         finite_step = jnp.isfinite(hp.learning_rate)  # a non-finite rate: a non-finite step
         if config.learning_rate_schedule == "linear":
             finite_step &= jnp.isfinite(hp.learning_rate_end)
@@ -275,6 +284,8 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
                 priorities = jnp.where(
                     jnp.isfinite(priorities), priorities, prioritized.max_priority
                 )
+                # The warm-up's dropped updates leave the priorities as they were.
+                priorities = jnp.where(learning, priorities, prioritized.tree[-1][sample.indices])
                 state = state.replace(
                     buffer=buffer.update_priorities(prioritized, sample.indices, priorities)
                 )
@@ -292,17 +303,17 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
             # the step size are (barring float32 overflow of the parameters), so the check
             # fuses into the update instead of a second pass over new parameters.
             finite = jnp.isfinite(loss) & jnp.isfinite(optax.global_norm(grads)) & finite_step
-            apply = finite & ~state.diverged
+            apply = finite & ~state.diverged & learning
             params, opt_state = jax.tree.map(
                 lambda new, old: jnp.where(apply, new, old),
                 (params, opt_state),
                 (state.params, state.opt_state),
             )
-            newly = ~finite & ~state.diverged
+            newly = ~finite & ~state.diverged & learning
             return state.replace(
                 params=params,
                 opt_state=opt_state,
-                diverged=state.diverged | ~finite,
+                diverged=state.diverged | newly,
                 diverged_step=jnp.where(newly, state.env_step, state.diverged_step),
             ), loss
 
@@ -325,7 +336,7 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
                 state.target_params,
             )
             state = state.replace(target_params=target_params)
-        return state, jnp.mean(loss)
+        return state, (jnp.mean(loss), learning)
 
     def update_target(state: TrainState, hp: Hyperparams) -> Any:
         """Hard copy (tau = 1) or Polyak averaging of the online parameters."""
@@ -344,22 +355,25 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         and config.iterations_per_period % config.target_update_iterations == 0
     )
 
-    def _iterations(state: TrainState, hp: Hyperparams) -> tuple[TrainState, jax.Array]:
-        """A period's iterations and their losses, (iterations_per_period,)."""
+    def _iterations(
+        state: TrainState, hp: Hyperparams
+    ) -> tuple[TrainState, tuple[jax.Array, jax.Array]]:
+        """A period's iterations, their losses and whether each learned, each
+        (iterations_per_period,)."""
         if not aligned_targets:
             return jax.lax.scan(
                 lambda s, _: _iteration(s, hp), state, None, length=config.iterations_per_period
             )
 
-        def block(state: TrainState, _) -> tuple[TrainState, jax.Array]:
-            state, loss = jax.lax.scan(
+        def block(state: TrainState, _) -> tuple[TrainState, tuple[jax.Array, jax.Array]]:
+            state, out = jax.lax.scan(
                 lambda s, _: _iteration(s, hp), state, None, length=config.target_update_iterations
             )
-            return state.replace(target_params=update_target(state, hp)), loss
+            return state.replace(target_params=update_target(state, hp)), out
 
         blocks = config.iterations_per_period // config.target_update_iterations
-        state, loss = jax.lax.scan(block, state, None, length=blocks)
-        return state, loss.reshape(-1)
+        state, out = jax.lax.scan(block, state, None, length=blocks)
+        return state, jax.tree.map(lambda x: x.reshape(-1), out)
 
     def eval_keys(key: jax.Array) -> jax.Array:
         """(2 + eval_episodes,) keys from one split: the run's next key, the evaluation's
@@ -368,7 +382,7 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
 
     def _period(state: TrainState, hp: Hyperparams) -> TrainState:
         """`iterations_per_period` iterations, then a greedy evaluation and a metrics row."""
-        state, loss = _iterations(state, hp)
+        state, (loss, learned) = _iterations(state, hp)
         keys = eval_keys(state.key)
         returns = evaluate(keys[1:], state.params)  # (eval_episodes,)
         eval_mean = jnp.mean(returns)
@@ -381,7 +395,7 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
             env_step=state.env_step,
             episode_return_mean=episode_stats.mean_recent_return(state.stats),
             episodes=state.stats.finished,
-            loss=jnp.mean(loss),
+            loss=_masked_mean(loss, learned),
             epsilon=epsilon(state, hp),
             eval_return_mean=eval_mean,
             eval_return_std=jnp.std(returns),
@@ -502,6 +516,12 @@ def batched_like(tree: Any, key: jax.Array) -> Any:
 # False: every iteration selects, as where blocks do not divide a period (tests check that
 # both give the same bits).
 _BLOCKED_TARGET_UPDATES = True
+
+
+def _masked_mean(x: jax.Array, mask: jax.Array) -> jax.Array:
+    """Mean of x where mask holds; NaN where it never does (a period of warm-up only)."""
+    count = jnp.sum(mask)
+    return jnp.where(count > 0, jnp.sum(jnp.where(mask, x, 0.0)) / jnp.maximum(count, 1), jnp.nan)
 
 
 def _empty_metrics() -> PeriodMetrics:

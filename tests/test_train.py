@@ -40,7 +40,7 @@ def test_result_shapes(cfg, vmapped):
     for leaf in r.metrics:
         chex.assert_shape(leaf, (3, cfg.num_periods))
     steps = np.asarray(r.metrics.env_step)
-    expected = cfg.learning_starts + cfg.eval_frequency * np.arange(1, cfg.num_periods + 1)
+    expected = cfg.eval_frequency * np.arange(1, cfg.num_periods + 1)  # warm-up included
     np.testing.assert_array_equal(steps, np.tile(expected, (3, 1)))
     assert np.all(np.isfinite(np.asarray(r.metrics.loss)))
 
@@ -202,7 +202,7 @@ def test_frozen_seed_stops_learning_and_repeats_its_last_row():
     frozen = np.asarray(r.metrics.frozen)
     assert frozen.all()
     steps = np.asarray(r.metrics.env_step)
-    assert np.all(steps == cfg.learning_starts + cfg.eval_frequency)  # no steps after freezing
+    assert np.all(steps == cfg.eval_frequency)  # no steps after freezing
     assert int(r.state.period) == 1
 
 
@@ -260,3 +260,48 @@ def test_target_update_off_the_period_boundary(cfg):
     assert c.iterations_per_period % c.target_update_iterations != 0
     r = jax.jit(purejaxdqn.make_train(c))(jax.random.key(1))
     assert not leaves_equal(r.state.target_params, r.params)
+
+
+def _after_periods(cfg, periods, key=0):
+    """The state after `periods` eval periods of a single run."""
+    trainer = purejaxdqn.make_trainer(cfg)
+    hp = cfg.hyperparams()
+    state = jax.jit(trainer.init)(jax.random.key(key), hp)
+    return jax.jit(trainer.run)(state, hp, periods)
+
+
+def test_warm_up_acts_at_random_stores_everything_and_does_not_learn():
+    # eval_frequency == learning_starts: the first period is the warm-up, nothing else.
+    cfg = tiny_config(eval_frequency=200, total_timesteps=600, epsilon_start=0.3)
+    init = jax.jit(purejaxdqn.make_trainer(cfg).init)(jax.random.key(0), cfg.hyperparams())
+    warm = _after_periods(cfg, 1)
+    assert int(warm.env_step) == cfg.learning_starts
+    assert int(warm.buffer.size) == cfg.learning_starts  # every transition stored
+    assert leaves_equal(warm.params, init.params) and leaves_equal(warm.opt_state, init.opt_state)
+    assert np.isnan(warm.history.loss[0])  # no update counted
+    # The decay starts with learning: the period's last row shows the next step's rate.
+    np.testing.assert_allclose(warm.history.epsilon[0], 0.3)
+    # Yet the warm-up's actions were uniform, not 70% greedy: they do not depend on the
+    # network (another width, the same actions).
+    other = _after_periods(cfg.replace(hidden_sizes=(5, 7)), 1)
+    np.testing.assert_array_equal(warm.buffer.storage.action, other.buffer.storage.action)
+    actions = np.asarray(warm.buffer.storage.action)[: cfg.learning_starts]
+    assert 0.35 < actions.mean() < 0.65  # both CartPole actions, about evenly
+    # Learning starts right after: the next period updates every iteration.
+    learned = _after_periods(cfg, 2)
+    assert np.isfinite(learned.history.loss[1])
+    assert not leaves_equal(learned.params, init.params)
+    adam = learned.opt_state[1][0]  # clip_by_global_norm, then Adam (count, mu, nu)
+    assert int(adam.count) == cfg.iterations_per_period * cfg.gradient_steps
+
+
+def test_n_step_warm_up_skips_the_filling_window_and_per_keeps_its_priorities():
+    cfg = tiny_config(eval_frequency=200, total_timesteps=600, n_step=3, prioritized_replay=True)
+    warm = _after_periods(cfg, 1)
+    pending = (cfg.n_step - 1) * cfg.num_envs  # the window's first n - 1 steps
+    assert int(warm.buffer.size) == cfg.learning_starts - pending
+    # New transitions enter at priority 1; the warm-up's dropped updates changed none.
+    priorities = np.asarray(warm.buffer.tree[-1])
+    np.testing.assert_array_equal(priorities[: int(warm.buffer.size)], 1.0)
+    np.testing.assert_array_equal(priorities[int(warm.buffer.size) :], 0.0)
+    assert float(warm.buffer.max_priority) == 1.0

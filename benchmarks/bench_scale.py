@@ -4,7 +4,7 @@
     python benchmarks/bench_scale.py --seeds 1,16,256,1024,4096 --solve-seeds 1024   # a GPU
 
 For each seed count: compile time, run time and env steps per second *with learning*
-(the `cartpole` preset at fixed work, no freezing, 51k env steps per seed), beside the
+(the `cartpole` preset at fixed work, no freezing, 50k env steps per seed), beside the
 gymnax CartPole-v1 step rate alone (uniform random actions, the same number of parallel
 envs, in one jitted scan: the ceiling), and the bytes per stored transition. With
 `--solve-seeds N`: N seeds of the `cartpole` preset to the end (freezing solved seeds),
@@ -90,7 +90,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--seeds", default="1,2,4,8,16,32,64", help="comma-separated counts")
-    parser.add_argument("--timesteps", type=int, default=51_000, help="env steps per seed")
+    parser.add_argument("--timesteps", type=int, default=50_000, help="env steps per seed")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per row (median)")
     parser.add_argument("--solve-seeds", type=int, default=0, help="also time N seeds to solve")
     parser.add_argument(

@@ -59,9 +59,9 @@ def timed_train(config, num_seeds: int, repeats: int, seed: int = 0) -> dict:
 
 def part_throughput(args) -> dict:
     """cartpole preset at fixed work (no freezing): 1, 8, 32 seeds."""
-    config = purejaxdqn.presets.cartpole().replace(freeze_when_solved=False, total_timesteps=51_000)
+    config = purejaxdqn.presets.cartpole().replace(freeze_when_solved=False, total_timesteps=50_000)
     rows = [timed_train(config, n, args.repeats) for n in (1, 8, 32)]
-    print("\n### Throughput, cartpole preset, 51k env steps per seed, no freezing\n")
+    print("\n### Throughput, cartpole preset, 50k env steps per seed with warm-up, no freezing\n")
     print("| seeds | compile s | run s (median) | env steps/s | vs 1 seed |")
     print("|---|---|---|---|---|")
     for r in rows:
@@ -116,9 +116,9 @@ def part_notebook(args) -> dict:
     """notebook preset (1 env, 1 update per env step), fixed work, 1 and 32 seeds, beside
     the notebook's own Keras loop measured in the same run."""
     keras = keras_notebook_steps_per_s(args.keras_python, args.keras_steps)
-    config = purejaxdqn.presets.notebook().replace(total_timesteps=21_000)
+    config = purejaxdqn.presets.notebook().replace(total_timesteps=20_000)
     rows = [timed_train(config, n, args.repeats) for n in (1, 32)]
-    print("\n### notebook preset, 21k env steps per seed, and the notebook's Keras loop\n")
+    print("\n### notebook preset, 20k env steps per seed, and the Keras loop\n")
     if keras is not None:
         print(f"Keras notebook loop ({args.keras_steps} training steps): {keras:.1f} env steps/s\n")
     print("| seeds | compile s | run s | env steps/s | / Keras loop |")

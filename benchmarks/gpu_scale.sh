@@ -21,7 +21,7 @@ $PY -c "import jax, flax, optax, chex, gymnax; print('jax', jax.__version__, 'fl
 flax.__version__, 'optax', optax.__version__, 'chex', chex.__version__, jax.devices())" \
   | tee -a "$OUT/gpu.txt" || exit 1
 $PY benchmarks/bench_scale.py --seeds "${SEEDS:-1,16,256,1024,4096,8192}" \
-  --repeats "${REPEATS:-2}" --solve-seeds "${SOLVE_SEEDS:-1024}" --timesteps "${TIMESTEPS:-51000}" \
+  --repeats "${REPEATS:-2}" --solve-seeds "${SOLVE_SEEDS:-1024}" --timesteps "${TIMESTEPS:-50000}" \
   --out "$OUT" 2>&1 | tee "$OUT/bench_scale.log"
 start=$(date +%s.%N)
 $PY -m purejaxdqn train --seeds "${SOLVE_SEEDS:-1024}" --no-progress --no-plot --force --out /tmp/cli1024 2>&1 \

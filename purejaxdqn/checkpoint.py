@@ -21,7 +21,10 @@ from flax import serialization
 
 from purejaxdqn.run_key import RUN_KEY_IMPL
 
-FORMAT = 1
+# 2: the random streams (193c68d) and the eval-period grid, counted from the first step
+# (4034824), changed at the same package version; a state of format 1 would resume into
+# another run than the one it came from.
+FORMAT = 2
 LATEST = "latest.ckpt"
 
 
@@ -117,7 +120,8 @@ def _read(path: Path, payload: bool) -> tuple[dict[str, Any], bytes]:
             raise CheckpointError(f"{path}: not a purejaxdqn checkpoint (bad header)") from None
         if header.get("format") != FORMAT:
             raise CheckpointError(
-                f"{path}: checkpoint format {header.get('format')}, expected {FORMAT}"
+                f"{path}: checkpoint format {header.get('format')}, this purejaxdqn reads "
+                f"format {FORMAT} (written by another version); start the run afresh"
             )
         if not payload:
             return header, b""

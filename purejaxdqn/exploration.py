@@ -31,11 +31,6 @@ def epsilon_greedy(key: jax.Array, q: jax.Array, epsilon: jax.Array) -> jax.Arra
     return jnp.where(explore, random_actions, jnp.argmax(q, axis=-1)).astype(jnp.int32)
 
 
-def uniform_actions(key: jax.Array, n: int, num_actions: int) -> jax.Array:
-    """n uniformly random actions (n,) int32."""
-    return random_index(jax.random.bits(key, (n,), jnp.uint32), num_actions)
-
-
 def bits_to_unit_float(bits: jax.Array) -> jax.Array:
     """uint32 random bits -> float32 uniform in [0, 1) (24 bits of resolution)."""
     return (bits >> 8).astype(jnp.float32) * (1.0 / (1 << 24))

@@ -80,8 +80,10 @@ def make_replay_buffer(capacity: int) -> ReplayBuffer:
     def add(state: BufferState, batch: Transition, valid: Any = True) -> BufferState:
         """Writes `n` transitions (leading axis) at the ring position, wrapping around.
 
-        `valid` (a traced bool, shape ()): False leaves the position and size as they
-        were, so the batch counts for nothing and the next add overwrites it."""
+        `valid` (a traced bool, shape ()): False still writes the batch but leaves the
+        position and size as they were, so it counts for nothing and the next add
+        overwrites it. Only for slots that hold nothing to keep: a full ring's oldest
+        transitions sit there (the trainer uses it in a run's first steps)."""
         n = jax.tree.leaves(batch)[0].shape[0]
         if n > capacity:
             raise ValueError(f"cannot add {n} transitions at once to a buffer of {capacity}")

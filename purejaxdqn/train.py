@@ -17,7 +17,7 @@ updates end blocks of iterations (a `jnp.where` on the parameters where the bloc
 divide a period), and the warm-up is the run's first iterations: uniformly random actions
 (epsilon 1) into the buffer, their updates dropped by a `jnp.where`. It costs those few
 updates (1% of the `cartpole` preset's), where a scan of its own would be a second copy
-of env stepping and buffer writes for XLA to compile (0.3 s of the CPU compile).
+of env stepping and buffer writes for XLA to compile (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations

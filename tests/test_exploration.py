@@ -29,9 +29,3 @@ def test_epsilon_zero_is_greedy_and_one_is_uniform():
     half = np.asarray(exploration.epsilon_greedy(jax.random.key(2), q, 0.5))
     # greedy half the time plus a third of the random half
     assert abs(np.mean(half == 1) - (0.5 + 0.5 / 3)) < 0.02
-
-
-def test_uniform_actions_cover_range():
-    a = np.asarray(exploration.uniform_actions(jax.random.key(3), 30_000, 4))
-    assert a.dtype == np.int32 and a.min() == 0 and a.max() == 3
-    np.testing.assert_allclose(np.bincount(a) / len(a), [0.25] * 4, atol=0.02)

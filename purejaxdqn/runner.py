@@ -13,6 +13,7 @@ the mesh differs. Host-side views (`host`, `finish`) are gathered and unpadded.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -86,13 +87,15 @@ class ChunkedRun:
             in_shardings=(runs, hp_sharding),
             out_shardings=runs,
         )
+        # run(state, hp, stop_period, final_eval): one program makes the periods and, on
+        # the last call, the final evaluation, which the finish program then only reads.
         self._run = jax.jit(
-            jax.vmap(trainer.run, in_axes=(0, hp_axis, None)),
-            in_shardings=(runs, hp_sharding, whole),
+            jax.vmap(trainer.run, in_axes=(0, hp_axis, None, None)),
+            in_shardings=(runs, hp_sharding, whole, whole),
             out_shardings=runs,
         )
         self._finish = jax.jit(
-            jax.vmap(trainer.finish, in_axes=(0, hp_axis)),
+            jax.vmap(functools.partial(trainer.finish, evaluated=True), in_axes=(0, hp_axis)),
             in_shardings=(runs, hp_sharding),
             out_shardings=runs,
         )
@@ -156,7 +159,7 @@ class ChunkedRun:
         template = self._device_template
         programs = {
             "init": (self._init, self._init_args()),
-            "run": (self._run, (template, self.hp, 0)),
+            "run": (self._run, (template, self.hp, 0, False)),
             "finish": (self._finish, (template, self.hp)),
         }
         compiled = {name: self._loaded.pop(name, None) for name in programs}
@@ -213,7 +216,7 @@ class ChunkedRun:
                 (done // self.periods_per_chunk + 1) * self.periods_per_chunk,
                 self.config.num_periods,
             )
-            state = run(state, self.hp, stop)
+            state = run(state, self.hp, stop, False)
             if after_chunk is not None and not after_chunk(state):
                 return state
 
@@ -222,7 +225,9 @@ class ChunkedRun:
 
         `keep_state=False` copies only the state's `small_fields` to the host: the replay
         buffers (most of the memory: 2 GB for 1024 cartpole seeds) stay on the devices."""
-        result = self._programs()[2](state, self.hp)
+        _, run, finish = self._programs()
+        state = run(state, self.hp, 0, True)  # no more periods: the final evaluation
+        result = finish(state, self.hp)
         if not keep_state:
             result = result.replace(state=small_fields(result.state))
         return self.host(result)

@@ -78,6 +78,9 @@ class TrainState:
     diverged: jax.Array  # shape=(), bool: an update went non-finite and was dropped
     diverged_step: jax.Array  # shape=(), int32: env step it happened at, -1 if never
     history: PeriodMetrics  # leaves (num_periods,)
+    # (eval_episodes,) float32: the final evaluation once made (by `finish`, or by
+    # `run(..., final_eval=True)`: the chunked runner's way); zeros before.
+    final_eval_returns: jax.Array
     # n_step > 1: the last n one-step transitions of each env (n_step.Window); else None.
     n_step_window: Any = None
 
@@ -101,8 +104,8 @@ class Trainer(NamedTuple):
     """The pieces of `train`, for running a training in chunks (same result as one call)."""
 
     init: Any  # (key, hyperparams) -> TrainState (any key: see as_run_key)
-    run: Any  # (state, hyperparams, stop_period) -> TrainState
-    finish: Any  # (state, hyperparams) -> TrainResult
+    run: Any  # (state, hyperparams, stop_period, final_eval=False) -> TrainState
+    finish: Any  # (state, hyperparams, evaluated=False) -> TrainResult
 
 
 def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> Trainer:
@@ -229,6 +232,7 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
             diverged=jnp.bool_(False),
             diverged_step=jnp.int32(-1),
             history=history,
+            final_eval_returns=jnp.zeros((config.eval_episodes,), jnp.float32),
             n_step_window=window,
         )
 
@@ -409,29 +413,56 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
         )
         return state.replace(key=keys[0], period=state.period + 1, frozen=frozen, history=history)
 
-    def run(state: TrainState, hp: Hyperparams, stop_period: jax.Array | int) -> TrainState:
+    def final_evaluation(state: TrainState) -> jax.Array:
+        """Greedy returns of the state's parameters, (eval_episodes,); its keys as the
+        next period would draw them (the last period moved the key on)."""
+        return evaluate(eval_keys(state.key)[1:], state.params)
+
+    def run(
+        state: TrainState,
+        hp: Hyperparams,
+        stop_period: jax.Array | int,
+        final_eval: jax.Array | bool = False,
+    ) -> TrainState:
         """Runs eval periods until `stop_period` (at most num_periods) or the seed stops
-        (frozen or diverged)."""
+        (frozen or diverged).
+
+        `final_eval` (a bool, traced or not, never per seed): then also makes the final
+        evaluation into `state.final_eval_returns`, for `finish(..., evaluated=True)`.
+        The chunked runner passes it to its one compiled `run` (a `lax.cond` on an
+        unbatched flag runs one branch), so that its `finish` program holds no copy of
+        the evaluation for XLA to compile."""
         stop = jnp.minimum(jnp.int32(stop_period), config.num_periods)
-        return jax.lax.while_loop(
+        state = jax.lax.while_loop(
             lambda s: (s.period < stop) & ~s.frozen & ~s.diverged,
             lambda s: _period(s, hp),
             state,
         )
+        if final_eval is False:
+            return state
+        if final_eval is True:
+            return state.replace(final_eval_returns=final_evaluation(state))
+        return jax.lax.cond(
+            final_eval,
+            lambda s: s.replace(final_eval_returns=final_evaluation(s)),
+            lambda s: s,
+            state,
+        )
 
-    def finish(state: TrainState, hp: Hyperparams) -> TrainResult:
-        """Final greedy evaluation; periods skipped after freezing repeat the last row."""
+    def finish(state: TrainState, hp: Hyperparams, evaluated: bool = False) -> TrainResult:
+        """Final greedy evaluation (or, `evaluated`, the one `run` made); periods skipped
+        after freezing repeat the last row."""
         del hp
         last = jnp.maximum(state.period - 1, 0)
         rows = jnp.minimum(jnp.arange(config.num_periods), last)
         metrics = jax.tree.map(lambda h: h[rows], state.history)
-        # Keys as the next period would draw them (the last period moved the key on).
-        final_returns = evaluate(eval_keys(state.key)[1:], state.params)
+        if not evaluated:
+            state = state.replace(final_eval_returns=final_evaluation(state))
         return TrainResult(
             config=config,
             params=state.params,
             metrics=metrics,
-            final_eval_returns=final_returns,
+            final_eval_returns=state.final_eval_returns,
             state=state,
         )
 

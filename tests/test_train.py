@@ -1,3 +1,5 @@
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -305,3 +307,23 @@ def test_n_step_warm_up_skips_the_filling_window_and_per_keeps_its_priorities():
     np.testing.assert_array_equal(priorities[: int(warm.buffer.size)], 1.0)
     np.testing.assert_array_equal(priorities[int(warm.buffer.size) :], 0.0)
     assert float(warm.buffer.max_priority) == 1.0
+
+
+def test_run_can_make_the_final_evaluation_for_a_finish_that_only_reads_it(cfg):
+    """The chunked runner's route: `run(..., final_eval=True)` evaluates once no periods
+    are left, and `finish(..., evaluated=True)` reads it: the same bits as `finish`."""
+    trainer = purejaxdqn.make_trainer(cfg)
+    hp = cfg.hyperparams()
+    state = jax.jit(trainer.init)(jax.random.key(4), hp)
+    run = jax.jit(trainer.run)  # one program for both values of the traced flag
+    state = run(state, hp, cfg.num_periods, False)
+    np.testing.assert_array_equal(state.final_eval_returns, 0.0)  # not evaluated yet
+    evaluated = run(state, hp, 0, True)  # stop 0: no periods, only the evaluation
+    assert int(evaluated.period) == int(state.period)
+    assert leaves_equal(evaluated.params, state.params)
+    expected = jax.jit(trainer.finish)(state, hp)
+    got = jax.jit(functools.partial(trainer.finish, evaluated=True))(evaluated, hp)
+    np.testing.assert_array_equal(got.final_eval_returns, expected.final_eval_returns)
+    assert np.all(np.asarray(got.final_eval_returns) >= 1.0)  # CartPole pays 1 per step
+    assert leaves_equal(got.metrics, expected.metrics)
+    assert run._cache_size() == 1

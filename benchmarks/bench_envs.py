@@ -25,8 +25,8 @@ from machine import machine  # benchmarks/machine.py
 
 import purejaxdqn
 from purejaxdqn import cli, presets
-from purejaxdqn.evaluation import make_random_returns
-from purejaxdqn.sweep import interquartile_mean
+from purejaxdqn.core.evaluation import make_random_returns
+from purejaxdqn.run.sweep import interquartile_mean
 
 RESULTS = Path(__file__).parent / "results"
 ENVS = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0")
@@ -63,8 +63,8 @@ def run_preset(config: purejaxdqn.DQNConfig, num_seeds: int, seed: int) -> dict:
 
 
 def random_policy_return(config: purejaxdqn.DQNConfig, episodes: int, seed: int) -> float:
-    env, env_params = purejaxdqn.envs.make_env(config.env_id)
-    num_actions = purejaxdqn.envs.num_discrete_actions(env, env_params)
+    env, env_params = purejaxdqn.core.envs.make_env(config.env_id)
+    num_actions = purejaxdqn.core.envs.num_discrete_actions(env, env_params)
     returns = jax.jit(make_random_returns(env, env_params, num_actions, episodes))(
         jax.random.key(seed)
     )

@@ -27,8 +27,9 @@ import numpy as np
 from machine import machine  # benchmarks/machine.py
 
 import purejaxdqn
-from purejaxdqn import envs, memory
-from purejaxdqn.runner import ChunkedRun
+from purejaxdqn.core import envs
+from purejaxdqn.run import memory
+from purejaxdqn.run.runner import ChunkedRun
 
 RESULTS = Path(__file__).parent / "results"
 

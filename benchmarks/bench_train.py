@@ -149,7 +149,7 @@ print(time.perf_counter() - t)
 """,
     "train": """
 import time, purejaxdqn
-from purejaxdqn.runner import ChunkedRun
+from purejaxdqn.run.runner import ChunkedRun
 purejaxdqn.enable_compilation_cache({cache!r})
 t = time.perf_counter()
 run = ChunkedRun(purejaxdqn.presets.cartpole(), 8, program_cache=True)

@@ -63,7 +63,7 @@ if sys.argv[3] == "jit":
         out["run"] = sorted(times)[len(times) // 2]
         out["env_steps"] = jax.numpy.ravel(result.state.env_step).tolist()
 else:
-    from purejaxdqn.runner import ChunkedRun
+    from purejaxdqn.run.runner import ChunkedRun
     t = time.perf_counter()
     ChunkedRun(cfg, seeds).compile()
     out = {"total": time.perf_counter() - t}

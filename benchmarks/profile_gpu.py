@@ -23,7 +23,7 @@ from pathlib import Path
 import jax
 
 import purejaxdqn
-from purejaxdqn.runner import ChunkedRun
+from purejaxdqn.run.runner import ChunkedRun
 
 
 def timed(config, seeds: int) -> tuple[ChunkedRun, float]:

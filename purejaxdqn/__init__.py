@@ -14,15 +14,15 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "DQNConfig": "purejaxdqn.config",
     "Hyperparams": "purejaxdqn.config",
-    "PeriodMetrics": "purejaxdqn.train",
-    "TrainResult": "purejaxdqn.train",
-    "TrainState": "purejaxdqn.train",
-    "enable_compilation_cache": "purejaxdqn.compilation_cache",
-    "greedy_policy": "purejaxdqn.policy",
-    "load_policy": "purejaxdqn.policy",
-    "make_train": "purejaxdqn.train",
-    "make_trainer": "purejaxdqn.train",
-    "seed_summaries": "purejaxdqn.reporting",
+    "PeriodMetrics": "purejaxdqn.train.trainer",
+    "TrainResult": "purejaxdqn.train.trainer",
+    "TrainState": "purejaxdqn.train.trainer",
+    "enable_compilation_cache": "purejaxdqn.run.compilation_cache",
+    "greedy_policy": "purejaxdqn.run.policy",
+    "load_policy": "purejaxdqn.run.policy",
+    "make_train": "purejaxdqn.train.trainer",
+    "make_trainer": "purejaxdqn.train.trainer",
+    "seed_summaries": "purejaxdqn.run.reporting",
 }
 _SUBMODULES = ("presets",)
 
@@ -43,11 +43,17 @@ __all__ = [
 
 if TYPE_CHECKING:
     from purejaxdqn import presets
-    from purejaxdqn.compilation_cache import enable_compilation_cache
     from purejaxdqn.config import DQNConfig, Hyperparams
-    from purejaxdqn.policy import greedy_policy, load_policy
-    from purejaxdqn.reporting import seed_summaries
-    from purejaxdqn.train import PeriodMetrics, TrainResult, TrainState, make_train, make_trainer
+    from purejaxdqn.run.compilation_cache import enable_compilation_cache
+    from purejaxdqn.run.policy import greedy_policy, load_policy
+    from purejaxdqn.run.reporting import seed_summaries
+    from purejaxdqn.train.trainer import (
+        PeriodMetrics,
+        TrainResult,
+        TrainState,
+        make_train,
+        make_trainer,
+    )
 
 
 def __getattr__(name: str) -> Any:

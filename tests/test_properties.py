@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from purejaxdqn import losses
 from purejaxdqn.config import ACTIVATIONS, LOSSES, DQNConfig
-from purejaxdqn.replay_buffer import Transition, make_replay_buffer
+from purejaxdqn.core import losses
+from purejaxdqn.replay.buffers import Transition, make_replay_buffer
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 unit = st.floats(0.0, 1.0, allow_nan=False)

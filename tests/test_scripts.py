@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TINY_CLI_ARGS
+
+from tests.helpers import TINY_CLI_ARGS
 
 SCRIPTS = Path(__file__).parent.parent / "scripts"
 SMALL = [*TINY_CLI_ARGS, "--no-progress", "--no-plot", "--chunks", "1", "--out", "run"]

@@ -1,0 +1,1 @@
+"""Replay as pytrees: transitions, uniform and prioritized buffers, n-step windows."""

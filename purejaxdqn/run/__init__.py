@@ -1,0 +1,1 @@
+"""The host side: the chunked runner, checkpoints, the run directory, sharding, sweeps."""

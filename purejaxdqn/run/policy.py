@@ -1,0 +1,70 @@
+"""A greedy policy usable outside JAX: numpy observation in, int action out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from purejaxdqn.config import DQNConfig
+from purejaxdqn.core import envs
+from purejaxdqn.core.networks import q_function
+from purejaxdqn.train.trainer import TrainResult, q_network_for
+
+
+def greedy_policy(
+    result: TrainResult, seed_index: int = 0, env: Any = None, env_params: Any = None
+) -> Callable[[np.ndarray], int]:
+    """`obs -> argmax_a Q(obs, a)` for one seed of a (possibly vmapped) `TrainResult`.
+
+    `env`/`env_params` are needed only for an environment not built from `config.env_id`.
+    """
+    batched = np.ndim(result.final_eval_returns) == 2  # (seeds, eval_episodes)
+    return policy_from_params(
+        result.config, select_seed(result.params, seed_index, batched), env, env_params
+    )
+
+
+def load_policy(run_dir: str | Path, seed_index: int = 0) -> Callable[[np.ndarray], int]:
+    """The greedy policy of one seed of a saved run (`purejaxdqn train`'s run directory)."""
+    from purejaxdqn.run import run_dir as runs
+
+    config, params = runs.load_params(Path(run_dir))
+    return policy_from_params(config, select_seed(params, seed_index, batched=True))
+
+
+def select_seed(params: Any, seed_index: int, batched: bool) -> Any:
+    if not batched:
+        if seed_index != 0:
+            raise ValueError(f"seed_index: this result holds one seed, got seed_index={seed_index}")
+        return params
+    num_seeds = jax.tree.leaves(params)[0].shape[0]
+    if not 0 <= seed_index < num_seeds:
+        raise ValueError(f"seed_index: must be in [0, {num_seeds}), got {seed_index}")
+    return jax.tree.map(lambda x: x[seed_index], params)
+
+
+def policy_from_params(
+    config: DQNConfig, params: Any, env: Any = None, env_params: Any = None
+) -> Callable[[np.ndarray], int]:
+    """Greedy policy of one seed's Q-network parameters."""
+    env, env_params = envs.resolve(config.env_id, env, env_params)
+    obs_shape = tuple(env.observation_space(env_params).shape)
+    params = jax.device_get(params)
+    q = q_function(q_network_for(config, env, env_params))
+
+    @jax.jit
+    def q_values(obs: jax.Array) -> jax.Array:
+        return q(params, obs)
+
+    def policy(obs: np.ndarray) -> int:
+        obs = np.asarray(obs, dtype=np.float32)
+        if obs.shape != obs_shape:
+            raise ValueError(f"obs: expected shape {obs_shape}, got {obs.shape}")
+        return int(jnp.argmax(q_values(obs)))
+
+    return policy

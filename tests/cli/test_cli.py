@@ -1,0 +1,169 @@
+"""The `purejaxdqn` command, run as a user would: in a subprocess."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.helpers import TINY_CLI_ARGS
+
+TINY = TINY_CLI_ARGS
+
+
+def run_cli(*args, cwd=None):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    return subprocess.run(
+        [sys.executable, "-m", "purejaxdqn", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    proc = run_cli("train", "--seeds", "2", "--out", str(out), "--no-progress", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def test_train_writes_a_run_directory(run_dir):
+    out, proc = run_dir
+    assert "2 seeds" in proc.stdout
+    config = json.loads((out / "config.json").read_text())
+    assert config["total_timesteps"] == 1400 and config["hidden_sizes"] == [16]
+    summary = json.loads((out / "summary.json").read_text())
+    for key in (
+        "env_id",
+        "num_seeds",
+        "total_timesteps",
+        "final_eval_return",
+        "solved",
+        "solve_env_step",
+        "compile_time_s",
+        "wall_time_s",
+        "env_steps_per_s",
+        "versions",
+        "diverged",
+        "diverged_env_step",
+    ):
+        assert key in summary
+    assert summary["num_seeds"] == 2 and len(summary["final_eval_return"]) == 2
+    assert set(summary["versions"]) == {"jax", "gymnax", "purejaxdqn"}
+    assert "unknown" not in summary["versions"].values()
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert len(rows) == 2 * 3  # 2 seeds x 3 eval periods
+    assert {
+        "seed",
+        "env_step",
+        "episode_return_mean",
+        "eval_return_mean",
+        "loss",
+        "epsilon",
+        "wall_time_s",
+        "diverged",
+    } <= set(rows[0])
+    assert (out / "learning_curve.png").stat().st_size > 10_000
+
+
+def test_config_json_round_trips_through_the_command(run_dir, tmp_path):
+    out, _ = run_dir
+    again = tmp_path / "again"
+    proc = run_cli(
+        "train",
+        "--config",
+        str(out / "config.json"),
+        "--seeds",
+        "2",
+        "--out",
+        str(again),
+        "--no-progress",
+        "--no-plot",
+    )
+    assert proc.returncode == 0, proc.stderr
+    # same config, same seeds: the same results
+    a = json.loads((out / "summary.json").read_text())["final_eval_return"]
+    b = json.loads((again / "summary.json").read_text())["final_eval_return"]
+    assert a == b
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--env", "NoSuchEnv-v0"], "env_id: unknown environment 'NoSuchEnv-v0'"),
+        (["--preset", "nope"], "preset: unknown preset 'nope'"),
+        (["--set", "learnin_rate=1e-3"], "--set learnin_rate: not a DQNConfig field"),
+        (["--set", "gamma=2"], "gamma: must be in [0.0, 1.0]"),
+        (["--set", "batch_size=100000"], "batch_size: must be <= buffer_size"),
+        (["--set", "gamma"], "expected FIELD=VALUE"),
+        (["--set", "batch_size=abc"], "batch_size: must be a positive integer, got 'abc'"),
+        (["--set", "hidden_sizes=a,b"], "expected widths like 64,64"),
+        (["--seeds", "0"], "seeds: must be >= 1"),
+        (["--config", "/no/such/config.json"], "no such file"),
+        (
+            ["--env", "Pendulum-v1", "--solve-threshold", "-200"],
+            "env_id: Pendulum-v1 has a continuous action space",
+        ),
+        (
+            ["--preset", "cartpole", "--env", "Catch-bsuite"],  # cartpole freezes when solved
+            "solve_threshold: Catch-bsuite has no registered threshold",
+        ),
+        (["--devices", "0"], "--devices: must be in 1..1, got 0"),
+        (["--num-processes", "2", "--process-id", "2"], "--process-id: must be in 0..1, got 2"),
+    ],
+)
+def test_bad_input_is_one_line_error(args, message, tmp_path):
+    proc = run_cli("train", "--out", str(tmp_path / "x"), "--no-progress", *args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert message in lines[0]
+
+
+def test_refuses_to_overwrite_a_run_without_force(run_dir):
+    out, _ = run_dir
+    before = (out / "summary.json").read_text()
+    proc = run_cli("train", "--out", str(out), "--no-progress", *TINY)
+    assert proc.returncode == 2 and "--force" in proc.stderr
+    assert (out / "summary.json").read_text() == before
+
+
+@pytest.mark.parametrize(
+    "command, expected",
+    [
+        ("train", ["else cartpole", "--total-timesteps", "--resume", "(default: 8)"]),
+        ("eval", ["--episodes", "(default: 100)", "--backend", "(default: gymnax)", "--json"]),
+        ("watch", ["--seed-index", "(default: 0)", "(default: agent.gif)", "--human"]),
+        ("inspect", ["env_id", "--episodes", "(default: 100)"]),
+    ],
+)
+def test_every_command_has_help_with_defaults(command, expected):
+    proc = run_cli(command, "--help")
+    assert proc.returncode == 0
+    for text in expected:
+        assert text in proc.stdout, (text, proc.stdout)
+
+
+def test_unknown_flag_and_command_exit_nonzero():
+    for args in (["train", "--bogus"], ["fly"]):
+        proc = run_cli(*args)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_force_replaces_the_old_run_entirely(run_dir, tmp_path):
+    out, _ = run_dir
+    target = tmp_path / "forced"
+    target.mkdir()
+    (target / "summary.json").write_text("{}")
+    (target / "checkpoints").mkdir()
+    (target / "checkpoints" / "latest.ckpt").write_text("old run")
+    proc = run_cli("train", "--out", str(target), "--force", "--no-progress", "--no-plot", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((target / "summary.json").read_text())["num_seeds"] == 8
+    assert (target / "checkpoints" / "latest.ckpt").read_bytes()[:1] == b"{"

@@ -1,0 +1,396 @@
+"""Run directories: resume after SIGKILL/SIGINT, chunked == single call, eval, watch,
+inspect, load_policy, and the errors for bad run directories and checkpoints."""
+
+import csv
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+from PIL import Image, ImageSequence
+
+import purejaxdqn
+from purejaxdqn.run import run_dir as runs
+
+# 20 periods of 2000 env steps, one period per chunk: long enough to kill it in flight.
+LONG = [
+    "--set",
+    "num_envs=2",
+    "--set",
+    "buffer_size=2000",
+    "--set",
+    "batch_size=64",
+    "--set",
+    "learning_starts=200",
+    "--set",
+    "eval_frequency=2000",
+    "--set",
+    "total_timesteps=40200",
+    "--set",
+    "eval_episodes=4",
+    "--set",
+    "gradient_steps=2",
+    "--set",
+    "hidden_sizes=32",
+    "--set",
+    "target_update_frequency=200",
+    "--set",
+    "freeze_when_solved=false",
+    "--seeds",
+    "2",
+    "--chunks",
+    "20",
+    "--checkpoint-every",
+    "0",
+    "--no-plot",
+    "--no-progress",
+]
+
+
+def cli(*args):
+    return [sys.executable, "-m", "purejaxdqn", *map(str, args)]
+
+
+def env():
+    return {**os.environ, "JAX_PLATFORMS": "cpu"}
+
+
+def run(*args, timeout=300):
+    return subprocess.run(cli(*args), capture_output=True, text=True, env=env(), timeout=timeout)
+
+
+def checkpoint_period(out):
+    path = runs.checkpoint_path(out)
+    try:
+        return json.loads(path.open("rb").readline())["period"]
+    except (OSError, ValueError, KeyError):
+        return -1
+
+
+def interrupt(out, sig, at_period):
+    """Starts a run, sends `sig` once its checkpoint has passed `at_period`."""
+    proc = subprocess.Popen(
+        cli("train", "--out", out, *LONG),
+        env=env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 240
+    while checkpoint_period(out) < at_period and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.002)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=120)
+    assert not (out / "summary.json").exists()
+    return proc.returncode, stderr
+
+
+def results(out):
+    """Everything a run produced except timings."""
+    summary = json.loads((out / "summary.json").read_text())
+    for k in ("compile_time_s", "wall_time_s", "env_steps_per_s"):
+        summary.pop(k)
+    rows = [
+        {k: v for k, v in r.items() if k != "wall_time_s"}
+        for r in csv.DictReader((out / "metrics.csv").open())
+    ]
+    config, params = runs.load_params(out)
+    return summary, rows, [np.asarray(x) for x in jax.tree.leaves(params)]
+
+
+def assert_same(a, b):
+    assert a[0] == b[0] and a[1] == b[1]
+    for x, y in zip(a[2], b[2], strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "whole"
+    proc = run("train", "--out", out, *LONG)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_chunked_cli_run_equals_single_train_call(uninterrupted):
+    config, params = runs.load_params(uninterrupted)
+    keys = jax.random.split(jax.random.key(0), 2)
+    whole = jax.jit(jax.vmap(purejaxdqn.make_train(config)))(keys)
+    for x, y in zip(jax.tree.leaves(params), jax.tree.leaves(whole.params), strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+    summary = json.loads((uninterrupted / "summary.json").read_text())
+    final = np.asarray(whole.final_eval_returns).mean(-1)
+    np.testing.assert_allclose(summary["final_eval_return"], final, rtol=1e-6)
+
+
+def test_resume_after_sigkill_is_bit_for_bit(uninterrupted, tmp_path):
+    out = tmp_path / "killed"
+    code, _ = interrupt(out, signal.SIGKILL, at_period=4)
+    assert code == -signal.SIGKILL
+    assert 4 <= checkpoint_period(out) < 20
+    proc = run("train", "--resume", out, "--no-progress", "--no-plot")
+    assert proc.returncode == 0, proc.stderr
+    assert_same(results(out), results(uninterrupted))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_checkpoint_then_resume(uninterrupted, tmp_path, sig):
+    out = tmp_path / "stopped"
+    code, stderr = interrupt(out, sig, at_period=2)
+    assert code == 128 + sig
+    assert "checkpoint saved" in stderr and f"--resume {out}" in stderr
+    assert "Traceback" not in stderr
+    proc = run("train", "--resume", out, "--no-progress", "--no-plot")
+    assert proc.returncode == 0, proc.stderr
+    assert_same(results(out), results(uninterrupted))
+
+
+def test_resume_refuses_finished_runs_and_config_flags(uninterrupted):
+    proc = run("train", "--resume", uninterrupted)
+    assert proc.returncode == 2 and "finished already" in proc.stderr
+    proc = run("train", "--resume", uninterrupted, "--set", "gamma=0.5")
+    assert proc.returncode == 2 and "drop --set" in proc.stderr
+
+
+def corrupt_copy(src, dst, mutate):
+    dst.mkdir()
+    for name in ("config.json", "run.json"):
+        (dst / name).write_bytes((src / name).read_bytes())
+    (dst / "checkpoints").mkdir()
+    data = runs.checkpoint_path(src).read_bytes()
+    runs.checkpoint_path(dst).write_bytes(mutate(data))
+
+
+def flip_last_byte(data):
+    return data[:-1] + bytes([data[-1] ^ 0xFF])
+
+
+def other_config(data):
+    head, payload = data.split(b"\n", 1)
+    header = json.loads(head)
+    header["config"]["gamma"] = 0.5
+    header["config"]["batch_size"] = 32
+    return json.dumps(header).encode() + b"\n" + payload
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d[: len(d) // 2], "truncated checkpoint"),
+        (flip_last_byte, "corrupt checkpoint (checksum mismatch)"),
+        (lambda d: b"garbage\n" + d, "not a purejaxdqn checkpoint"),
+        (other_config, "another config (fields differ: batch_size, gamma)"),
+    ],
+)
+def test_bad_checkpoints_are_one_line_errors(uninterrupted, tmp_path, mutate, message):
+    bad = tmp_path / "bad"
+    corrupt_copy(uninterrupted, bad, mutate)
+    before = runs.checkpoint_path(bad).read_bytes()
+    for args in (
+        ("train", "--resume", bad),
+        ("eval", bad),
+        ("watch", bad, "--out", tmp_path / "a.gif"),
+    ):
+        proc = run(*args)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], proc.stderr
+    assert runs.checkpoint_path(bad).read_bytes() == before  # nothing overwritten
+
+
+@pytest.mark.parametrize("command", ["eval", "watch"])
+def test_missing_or_non_run_directories(tmp_path, command):
+    proc = run(command, tmp_path / "nope")
+    assert proc.returncode == 2 and "run directory does not exist" in proc.stderr
+    proc = run(command, tmp_path)
+    assert proc.returncode == 2 and "not a purejaxdqn run directory" in proc.stderr
+    proc = run("train", "--resume", tmp_path)
+    assert proc.returncode == 2 and "not a purejaxdqn run directory" in proc.stderr
+
+
+def test_eval_table_json_and_gymnasium_backend(uninterrupted):
+    proc = run("eval", uninterrupted, "--episodes", "3", "--json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["backend"] == "gymnax" and len(data["seeds"]) == 2
+    assert all(s["episodes"] == 3 and s["mean"] > 0 for s in data["seeds"])
+    table = run("eval", uninterrupted, "--episodes", "3")
+    assert table.returncode == 0 and "seed      mean       std" in table.stdout
+    gym = run("eval", uninterrupted, "--episodes", "2", "--backend", "gymnasium", "--json")
+    assert gym.returncode == 0, gym.stderr
+    assert len(json.loads(gym.stdout)["seeds"]) == 2
+
+
+def test_load_policy_matches_the_saved_parameters(uninterrupted):
+    config, params = runs.load_params(uninterrupted)
+    policy = purejaxdqn.load_policy(uninterrupted, seed_index=1)
+    from purejaxdqn.core.networks import make_q_network
+
+    net = make_q_network(2, config.hidden_sizes, config.activation, (4,))
+    obs = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
+    p1 = jax.tree.map(lambda x: x[1], params)
+    np.testing.assert_array_equal(
+        [policy(o) for o in obs], np.argmax(np.asarray(net.apply(p1, obs)), -1)
+    )
+    with pytest.raises(ValueError, match="seed_index"):
+        purejaxdqn.load_policy(uninterrupted, seed_index=2)
+
+
+def test_watch_writes_a_moving_gif(uninterrupted, tmp_path):
+    out = tmp_path / "agent.gif"
+    proc = run("watch", uninterrupted, "--seed-index", "1", "--out", out, "--max-steps", "40")
+    assert proc.returncode == 0, proc.stderr
+    frames = [
+        np.asarray(f.convert("L"), dtype=np.int16) for f in ImageSequence.Iterator(Image.open(out))
+    ]
+    assert len(frames) >= 5
+    assert all(f.std() > 5 for f in frames)  # not blank
+    assert np.abs(frames[0] - frames[-1]).mean() > 0.5  # the cart and pole moved
+
+
+def test_inspect_prints_spaces_meanings_and_random_return():
+    proc = run("inspect", "CartPole-v1")
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "action space: Discrete(2)" in out and "obs[2] theta" in out
+    mean = float(out.split("mean return ")[1].split()[0])
+    assert 15 < mean < 35  # a random CartPole policy lasts about 22 steps
+    bad = run("inspect", "NoSuchEnv-v0")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_five_sigkills_in_a_row_then_resume_is_bit_for_bit(uninterrupted, tmp_path):
+    """Killed at a random period five times (once before any checkpoint may exist)."""
+    out = tmp_path / "five"
+    rng = np.random.default_rng(0)
+    kill_at = np.sort(rng.choice(np.arange(1, 19), size=5, replace=False))
+    first = True
+    for at in kill_at:
+        args = (
+            ("train", "--out", out, *LONG)
+            if first
+            else ("train", "--resume", out, "--no-progress", "--no-plot")
+        )
+        first = False
+        proc = subprocess.Popen(
+            cli(*args), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.time() + 240
+        while checkpoint_period(out) < at and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.002)
+        assert proc.poll() is None, proc.communicate()[1]
+        proc.kill()
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL
+        assert not (out / "summary.json").exists()
+    proc = run("train", "--resume", out, "--no-progress", "--no-plot")
+    assert proc.returncode == 0, proc.stderr
+    assert_same(results(out), results(uninterrupted))
+
+
+def test_killed_before_the_first_checkpoint_resumes_from_the_start(uninterrupted, tmp_path):
+    out = tmp_path / "early"
+    proc = subprocess.Popen(
+        cli("train", "--out", out, *LONG), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.time() + 60
+    while not (out / "run.json").exists() and time.time() < deadline:
+        time.sleep(0.002)
+    proc.kill()
+    proc.wait()
+    if runs.checkpoint_path(out).exists():  # too late already: remove it to test the case
+        runs.checkpoint_path(out).unlink()
+    done = run("train", "--resume", out, "--no-progress", "--no-plot")
+    assert done.returncode == 0, done.stderr
+    assert "starting it from the beginning" in done.stderr
+    assert_same(results(out), results(uninterrupted))
+
+
+@pytest.mark.parametrize(
+    "code, text", [(errno.ENOSPC, "No space left on device"), (errno.EACCES, "Permission denied")]
+)
+def test_failed_checkpoint_write_stops_cleanly_and_keeps_the_last_one(
+    tmp_path, monkeypatch, capsys, code, text
+):
+    """A failing third checkpoint write (disk full, permission denied): one-line error,
+    exit 1, the earlier checkpoint intact and resumable."""
+    from purejaxdqn import cli as cli_mod
+    from purejaxdqn.run import checkpoint
+
+    out = tmp_path / "full"
+    real_fsync, calls = os.fsync, []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == 3:
+            raise OSError(code, text)
+        real_fsync(fd)
+
+    monkeypatch.setattr(checkpoint.os, "fsync", fsync)
+    status = cli_mod.main(["train", "--out", str(out), *LONG])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 1
+    assert len(err) == 1 and text in err[0]
+    assert "previous checkpoint is intact" in err[0]
+    assert checkpoint_period(out) == 2  # written after chunks 1 and 2; chunk 3's write failed
+    assert not list((out / "checkpoints").glob(".*tmp"))  # no partial file left behind
+    assert not (out / "summary.json").exists()
+    monkeypatch.setattr(checkpoint.os, "fsync", real_fsync)
+    assert cli_mod.main(["train", "--resume", str(out), "--no-progress", "--no-plot"]) == 0
+
+
+@pytest.mark.parametrize("every, saves", [("0", 20), ("3600", 1)])
+def test_checkpoint_every_spaces_the_writes_and_always_keeps_the_final_state(
+    tmp_path, monkeypatch, every, saves
+):
+    """0 s: after each of the 19 unfinished chunks, then the final state; an hour: only the
+    final state (the one eval, watch and load_policy read)."""
+    from purejaxdqn import cli as cli_mod
+    from purejaxdqn.run import checkpoint
+
+    real_save, periods = checkpoint.save, []
+
+    def save(directory, state, header):
+        periods.append(header["period"])
+        return real_save(directory, state, header)
+
+    monkeypatch.setattr(checkpoint, "save", save)
+    out = tmp_path / "spaced"
+    assert cli_mod.main(["train", "--out", str(out), *LONG, "--checkpoint-every", every]) == 0
+    assert len(periods) == saves and periods[-1] == 20
+    assert periods == sorted(periods)
+    assert checkpoint_period(out) == 20
+
+
+def test_checkpoint_from_another_version_is_refused(uninterrupted, tmp_path):
+    def other_version(data):
+        head, payload = data.split(b"\n", 1)
+        header = json.loads(head)
+        header["purejaxdqn"] = "0.0.1"
+        return json.dumps(header).encode() + b"\n" + payload
+
+    bad = tmp_path / "old"
+    corrupt_copy(uninterrupted, bad, other_version)
+    proc = run("eval", bad)
+    assert proc.returncode == 2
+    assert "written by purejaxdqn 0.0.1, this is" in proc.stderr
+
+    def format_1(data):  # before the random streams and the eval grid changed
+        head, payload = data.split(b"\n", 1)
+        header = json.loads(head)
+        header["format"] = 1
+        return json.dumps(header).encode() + b"\n" + payload
+
+    old_format = tmp_path / "format1"
+    corrupt_copy(uninterrupted, old_format, format_1)
+    proc = run("eval", old_format)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert "checkpoint format 1, this purejaxdqn reads format 2" in proc.stderr

@@ -1,0 +1,75 @@
+"""Run by tests/test_sharding.py in a fresh process with 4 forced host devices.
+
+    XLA_FLAGS=--xla_force_host_platform_device_count=4 python tests/sharded_runs.py OUT.npz
+
+Saves, for a tiny config and 6 seeds: the runner sharded over 4 devices (6 runs padded to 8),
+over 1 device, and a plain `jit(vmap(train))` with its input sharded over the 4 devices;
+and a 2 settings x 3 seeds sweep over 4 devices and over 1; and the 4- and 1-device runs
+through the program cache, compiled and then loaded.
+"""
+
+import sys
+import tempfile
+from pathlib import Path
+
+import jax
+import numpy as np
+
+import purejaxdqn
+from purejaxdqn.run import compilation_cache, sharding
+from purejaxdqn.run.runner import ChunkedRun
+from tests.helpers import tiny_config
+
+
+def leaves(result) -> dict[str, np.ndarray]:
+    flat = jax.tree_util.tree_flatten_with_path((result.params, result.metrics, result.state))[0]
+    out = {}
+    for path, x in flat:
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            x = jax.random.key_data(x)
+        out[jax.tree_util.keystr(path)] = np.asarray(x)
+    out["final_eval_returns"] = np.asarray(result.final_eval_returns)
+    return out
+
+
+def main(path: str) -> None:
+    assert len(jax.devices()) == 4, jax.devices()
+    cfg = tiny_config()
+    runs = {}
+    four = ChunkedRun(cfg, num_seeds=6, seed=3, chunks=2)
+    assert four.keys.shape[0] == 8 and len(four.keys.sharding.device_set) == 4
+    runs["four"] = leaves(four.finish(four.run(four.init())))
+    one = ChunkedRun(cfg, num_seeds=6, seed=3, chunks=2, devices=jax.devices()[:1])
+    runs["one"] = leaves(one.finish(one.run(one.init())))
+    # the single call (no chunks) partitioned the same way: 8 seeds, 2 per device
+    mesh = sharding.run_mesh()
+    keys = jax.random.split(jax.random.key(3), 6)
+    keys = sharding.pad_runs(keys, 8)
+    train = jax.vmap(purejaxdqn.make_train(cfg))
+    spec = sharding.run_sharding(mesh)
+    single = jax.jit(train, in_shardings=spec, out_shardings=spec)(sharding.to_global(keys, spec))
+    runs["single_call"] = leaves(sharding.unpad(jax.device_get(single), 6))
+    # a sweep: 2 settings x 3 seeds, the traced hyperparameters sharded with the runs
+    settings = [{"learning_rate": 1e-3, "gamma": 0.99}, {"learning_rate": 3e-3, "gamma": 0.9}]
+    for name, devices in (("sweep_four", None), ("sweep_one", jax.devices()[:1])):
+        sweep = ChunkedRun(cfg, num_seeds=3, seed=5, chunks=1, settings=settings, devices=devices)
+        runs[name] = leaves(sweep.finish(sweep.run(sweep.init())))
+    # The program cache keeps the programs of each mesh apart (the same config and the
+    # same shapes, 8 runs, on 4 devices and on 1), and a second launch loads them back.
+    with tempfile.TemporaryDirectory() as cache:
+        purejaxdqn.enable_compilation_cache(cache)
+        for name, devices in (("four", None), ("one", jax.devices()[:1])):
+            for launch in (0, 1):
+                run = ChunkedRun(
+                    cfg, num_seeds=8, seed=3, chunks=2, devices=devices, program_cache=True
+                )
+                run.compile()
+                assert run.programs_loaded == 3 * launch, (name, launch, run.programs_loaded)
+                runs[f"cached_{name}_{launch}"] = leaves(run.finish(run.run(run.init())))
+        entries = list((Path(cache) / compilation_cache.PROGRAMS).iterdir())
+        assert len(entries) == 6, entries
+    np.savez(path, **{f"{run}|{name}": x for run, data in runs.items() for name, x in data.items()})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -157,6 +157,11 @@ class DQNConfig:
         f"one of {TORSOS}: auto is conv for image-like (H, W, C) observations (MinAtar), "
         f"else an MLP; conv is one 16-channel 3x3 convolution before hidden_sizes",
     )
+    key_impl: str = _static(
+        "philox4x32",
+        "jax.random key implementation of the run's random numbers: philox4x32 or "
+        "threefry2x32 (JAX's default)",
+    )
 
     def __post_init__(self) -> None:
         # Normalise JSON-friendly types (lists from JSON, ints for floats).
@@ -292,6 +297,9 @@ class DQNConfig:
                 f"priority_epsilon: must be > 0 (every transition keeps a chance to be "
                 f"sampled), got {self.priority_epsilon!r}"
             )
+        from purejaxdqn.core import prng
+
+        prng.check_impl(self.key_impl)
         if self.torso not in TORSOS:
             raise ValueError(f"torso: must be one of {TORSOS}, got {self.torso!r}")
         if self.activation not in ACTIVATIONS:

@@ -315,7 +315,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if ckpt.exists():
             header = checkpoint.read_header(ckpt)
             run_dir.check_header(header, cfg, ckpt)
-            state, _ = checkpoint.load(ckpt, runner.template)
+            state, _ = checkpoint.load(ckpt, runner.template, cfg.key_impl)
             state = runner.load(state)
         else:  # stopped before its first checkpoint: start it again, identically
             print(

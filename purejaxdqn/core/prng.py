@@ -1,149 +1,129 @@
-"""The run's random keys: Philox4x32, its rounds in a loop on the CPU.
+"""The run's random keys: which `jax.random` implementation draws every random number.
 
-`as_run_key(key)` turns the user's key into the run's key. Its impl, `RUN_KEY_IMPL`,
-gives exactly the bits of JAX's "philox4x32" (same seed, split, fold_in and
-random_bits), so a key's numbers do not depend on which of the two carries it. Why
-Philox and not JAX's default threefry: on the CPU its sampling compiles about 1.5x
-faster and runs about 1.4x faster (benchmarks/RESULTS.md), and a run draws random
-numbers at every environment step (gymnax resets draw too).
+A run's key implementation is its config's `key_impl`, and `as_run_key` is the one place
+that applies it: every other piece of the package sees ordinary typed `jax.random` keys.
 
-Why not plain "philox4x32" on the CPU: each draw site of the program is compiled to its
-own kernel, and a Philox kernel is ten unrolled rounds of multiplies and xors, some 350
-operations where most of the program's kernels have a few dozen. The run has about 30
-draw sites, and compiling them took about 0.9 s of its 3 to 4 s cold compile. XLA's CPU
-fusion also copies such cheap elementwise producers into every reader (gymnax's
-auto-reset reads the reset draw once per state field), so a draw was compiled and
-computed once per reader. Here, on the CPU, the rounds run as a `lax.fori_loop` over the four Philox
-words stacked in one array: one small kernel per draw site, run ten times, and a loop
-result, which XLA computes once and stores. Other platforms get JAX's own draws
-(`lax.platform_dependent` picks at lowering time; no branch runs).
+* "threefry2x32": JAX's default.
+* "philox4x32": Philox4x32-10 (Salmon et al. 2011), the bits of JAX's own "philox4x32".
+  JAX's own impl multiplies with `lax.mulhi`, which a program partitioned over several
+  devices cannot compile on jax 0.10 ("Unable to convert MHLO to StableHLO"), so this one
+  is registered through `jax.extend.random` with `mulhi` built from 16-bit products.
+  On the CPU a run draws faster with it than with threefry (benchmarks/RESULTS.md).
+
+"rbg" and "unsafe_rbg" are refused: under `jax.vmap` their draws for one key depend on
+the other keys in the batch, so a seed's run would depend on its neighbours.
 """
 
 from __future__ import annotations
 
-import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 from jax.extend.random import define_prng_impl
 
-_PHILOX = "philox4x32"
-# Philox4x32-10 (Salmon et al. 2011, Random123), as in JAX's "philox4x32".
+KEY_IMPLS = ("philox4x32", "threefry2x32")
+
+# Philox4x32-10's constants (Random123).
 _ROUNDS = 10
 _MULTIPLIERS = (np.uint32(0xD2511F53), np.uint32(0xCD9E8D57))
 _KEY_INCREMENTS = (np.uint32(0x9E3779B9), np.uint32(0xBB67AE85))
 
 
-def _philox(data: jax.Array) -> jax.Array:
-    return jax.random.wrap_key_data(data, impl=_PHILOX)
+def _mulhi(a: jax.Array, b: np.uint32) -> jax.Array:
+    """The high 32 bits of the 64-bit product of uint32 `a` and the constant `b`."""
+    a_lo, a_hi = a & 0xFFFF, a >> 16
+    b_lo, b_hi = np.uint32(b & 0xFFFF), np.uint32(b >> 16)
+    lo_lo, lo_hi, hi_lo = a_lo * b_lo, a_lo * b_hi, a_hi * b_lo
+    carry = ((lo_lo >> 16) + (lo_hi & 0xFFFF) + (hi_lo & 0xFFFF)) >> 16
+    return a_hi * b_hi + (lo_hi >> 16) + (hi_lo >> 16) + carry
 
 
-def _rolled_philox(key_data: jax.Array, words: jax.Array) -> jax.Array:
-    """Philox4x32-10 of counters `words` (uint32[4, *shape]) under key_data (uint32[2]).
-
-    The same bits as JAX's `philox4x32` primitive; the rounds are a loop instead of
-    being unrolled."""
-    m0, m1 = _MULTIPLIERS
-    w0, w1 = _KEY_INCREMENTS
-
-    def round_(i: jax.Array, x: jax.Array) -> jax.Array:
-        step = i.astype(jnp.uint32)  # round i uses the key bumped i times
-        k0, k1 = key_data[0] + step * w0, key_data[1] + step * w1
-        x0, x1, x2, x3 = x[0], x[1], x[2], x[3]
-        hi0 = lax.mulhi(jnp.full_like(x0, m0), x0)
-        hi1 = lax.mulhi(jnp.full_like(x2, m1), x2)
-        return jnp.stack([hi1 ^ x1 ^ k0, x2 * m1, hi0 ^ x3 ^ k1, x0 * m0])
-
-    return lax.fori_loop(0, _ROUNDS, round_, words)
+def _philox(key_data: jax.Array, counters: list[jax.Array]) -> list[jax.Array]:
+    """Philox4x32-10 of four uint32 counter words (equal shapes) under key_data (uint32[2])."""
+    x0, x1, x2, x3 = counters
+    k0, k1 = key_data[0], key_data[1]
+    for _ in range(_ROUNDS):
+        hi0, lo0 = _mulhi(x0, _MULTIPLIERS[0]), x0 * _MULTIPLIERS[0]
+        hi1, lo1 = _mulhi(x2, _MULTIPLIERS[1]), x2 * _MULTIPLIERS[1]
+        x0, x1, x2, x3 = hi1 ^ x1 ^ k0, lo1, hi0 ^ x3 ^ k1, lo0
+        k0, k1 = k0 + _KEY_INCREMENTS[0], k1 + _KEY_INCREMENTS[1]
+    return [x0, x1, x2, x3]
 
 
-def _indices(shape: tuple[int, ...]) -> jax.Array:
-    """Each element's row-major index: the low word of JAX's 64-bit Philox counter (the
-    high word is 0 below 2**32 elements)."""
-    size = math.prod(shape)
+def _counters(shape: tuple[int, ...]) -> jax.Array:
+    """Each element's row-major index (the low word of JAX's 64-bit Philox counter)."""
+    size = int(np.prod(shape, dtype=np.int64))
     if size >= 2**32:
         raise ValueError(f"random draws: at most 2**32 - 1 values per draw, got shape {shape}")
-    return lax.iota(jnp.uint32, size).reshape(shape)
-
-
-def _cpu_split(key_data: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-    zeros = jnp.zeros(shape, jnp.uint32)
-    out = _rolled_philox(key_data, jnp.stack([zeros, zeros, zeros, _indices(shape)]))
-    return jnp.stack([out[0], out[1]], axis=len(shape))
-
-
-def _cpu_fold_in(key_data: jax.Array, data: jax.Array) -> jax.Array:
-    zero = jnp.uint32(0)
-    out = _rolled_philox(key_data, jnp.stack([zero, zero, zero, jnp.asarray(data, jnp.uint32)]))
-    return out[:2]
-
-
-def _cpu_random_bits(key_data: jax.Array, bit_width: int, shape: tuple[int, ...]) -> jax.Array:
-    zeros = jnp.zeros(shape, jnp.uint32)
-    out = _rolled_philox(key_data, jnp.stack([zeros, _indices(shape), zeros, zeros]))
-    dtype = jnp.dtype(f"uint{bit_width}")
-    if bit_width == 64:
-        return (out[0].astype(dtype) << dtype.type(32)) | out[1].astype(dtype)
-    return (out[0] ^ out[1] ^ out[2] ^ out[3]).astype(dtype)
+    return jax.lax.iota(jnp.uint32, size).reshape(shape)
 
 
 def _seed(seed: jax.Array) -> jax.Array:
-    return jax.random.key_data(jax.random.key(seed, impl=_PHILOX))
+    return jax.random.key_data(jax.random.key(seed, impl="philox4x32"))
 
 
 def _split(key_data: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-    def plain(key_data: jax.Array) -> jax.Array:
-        return jax.random.key_data(jax.random.split(_philox(key_data), shape))
-
-    return lax.platform_dependent(
-        key_data, cpu=lambda k: _cpu_split(k, tuple(shape)), default=plain
-    )
+    zeros = jnp.zeros(shape, jnp.uint32)
+    out = _philox(key_data, [zeros, zeros, zeros, _counters(shape)])
+    return jnp.stack(out[:2], axis=-1)
 
 
-def _fold_in(key_data: jax.Array, data: int | jax.Array) -> jax.Array:
-    def plain(key_data: jax.Array, data: jax.Array) -> jax.Array:
-        return jax.random.key_data(jax.random.fold_in(_philox(key_data), data))
-
-    return lax.platform_dependent(
-        key_data, jnp.asarray(data, jnp.uint32), cpu=_cpu_fold_in, default=plain
-    )
+def _fold_in(key_data: jax.Array, data: Any) -> jax.Array:
+    zero = jnp.uint32(0)
+    out = _philox(key_data, [zero, zero, zero, jnp.asarray(data, jnp.uint32)])
+    return jnp.stack(out[:2])
 
 
 def _random_bits(key_data: jax.Array, bit_width: int, shape: tuple[int, ...]) -> jax.Array:
-    def plain(key_data: jax.Array) -> jax.Array:
-        return jax.random.bits(_philox(key_data), shape, jnp.dtype(f"uint{bit_width}"))
+    zeros = jnp.zeros(shape, jnp.uint32)
+    x0, x1, x2, x3 = _philox(key_data, [zeros, _counters(shape), zeros, zeros])
+    dtype = jnp.dtype(f"uint{bit_width}")
+    if bit_width == 64:
+        return (x0.astype(dtype) << dtype.type(32)) | x1.astype(dtype)
+    return (x0 ^ x1 ^ x2 ^ x3).astype(dtype)
 
-    return lax.platform_dependent(
-        key_data, cpu=lambda k: _cpu_random_bits(k, bit_width, tuple(shape)), default=plain
-    )
 
-
-RUN_KEY_IMPL = define_prng_impl(
+PHILOX = define_prng_impl(
     key_shape=(2,),
     seed=_seed,
     split=_split,
     random_bits=_random_bits,
     fold_in=_fold_in,
     name="purejaxdqn_philox4x32",
-    tag="pjdqn",
+    tag="pjp",
 )
 
 
-def as_run_key(key: jax.Array) -> jax.Array:
-    """The run's key: the same 64 seed bits, as a `RUN_KEY_IMPL` key.
+def check_impl(name: str) -> None:
+    """Refuses a key implementation that a run cannot use, in one line."""
+    if name in ("rbg", "unsafe_rbg"):
+        raise ValueError(
+            f"key_impl: {name} is refused: under jax.vmap its draws for one seed depend on "
+            f"the other seeds; choose one of {KEY_IMPLS}"
+        )
+    if name not in KEY_IMPLS:
+        raise ValueError(f"key_impl: must be one of {KEY_IMPLS}, got {name!r}")
 
-    Accepts a typed key (`jax.random.key`, any impl with uint32[2] data, e.g. the
-    default threefry or "philox4x32") or a raw uint32[2] one (`jax.random.PRNGKey`).
+
+def impl(name: str) -> Any:
+    """The `impl` argument of `jax.random.key` / `wrap_key_data` for a `key_impl` name."""
+    check_impl(name)
+    return PHILOX if name == "philox4x32" else name
+
+
+def as_run_key(key: jax.Array, name: str) -> jax.Array:
+    """The same 64 seed bits as a key of implementation `name`.
+
+    Accepts a typed key of any impl with uint32[2] data (`jax.random.key(seed)`) or a raw
+    uint32[2] one (`jax.random.PRNGKey(seed)`); leading batch axes are kept.
     """
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        if jax.random.key_impl(key) == RUN_KEY_IMPL:
-            return key
         key = jax.random.key_data(key)
     if key.shape[-1:] != (2,) or key.dtype != jnp.uint32:
         raise ValueError(
             "key: expected jax.random.key(seed) or a uint32[2] PRNGKey, "
             f"got {key.dtype}{list(key.shape)}"
         )
-    return jax.random.wrap_key_data(key, impl=RUN_KEY_IMPL)
+    return jax.random.wrap_key_data(key, impl=impl(name))

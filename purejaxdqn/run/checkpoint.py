@@ -19,12 +19,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
-from purejaxdqn.core.prng import RUN_KEY_IMPL
+from purejaxdqn.core import prng
 
-# 2: the random streams (193c68d) and the eval-period grid, counted from the first step
-# (4034824), changed at the same package version; a state of format 1 would resume into
-# another run than the one it came from.
-FORMAT = 2
+# Bumped whenever a state saved before would resume into another run than the one it came
+# from (its random streams, its layout or its period grid changed at the same version).
+FORMAT = 3
 LATEST = "latest.ckpt"
 
 
@@ -74,8 +73,9 @@ def read_header(path: Path) -> dict[str, Any]:
     return header
 
 
-def load(path: Path, template: Any) -> tuple[Any, dict[str, Any]]:
-    """Restores a state shaped like `template` (e.g. `jax.eval_shape` of the init)."""
+def load(path: Path, template: Any, key_impl: str) -> tuple[Any, dict[str, Any]]:
+    """Restores a state shaped like `template` (e.g. `jax.eval_shape` of the init), its
+    keys of implementation `key_impl` (the config's)."""
     header, payload = _read(path, payload=True)
     try:
         restored = serialization.msgpack_restore(payload)
@@ -90,9 +90,9 @@ def load(path: Path, template: Any) -> tuple[Any, dict[str, Any]]:
     leaves = []
     for i, t in enumerate(t_leaves):
         x = np.asarray(restored[str(i)])
-        if _is_key(t):  # the run's keys (run_key.RUN_KEY_IMPL), stored as their raw data
+        if _is_key(t):  # the run's keys, stored as their raw data
             try:
-                key = jax.random.wrap_key_data(jnp.asarray(x), impl=RUN_KEY_IMPL)
+                key = jax.random.wrap_key_data(jnp.asarray(x), impl=prng.impl(key_impl))
             except (TypeError, ValueError):
                 key = None
             if key is None or key.shape != tuple(t.shape) or key.dtype != t.dtype:

@@ -89,7 +89,7 @@ def load_params(path: Path) -> tuple[DQNConfig, Any]:
     )
     ckpt = checkpoint_path(path)
     check_header(checkpoint.read_header(ckpt), config, ckpt)
-    state, _ = checkpoint.load(ckpt, run.template)
+    state, _ = checkpoint.load(ckpt, run.template, config.key_impl)
     return config, state.params
 
 

@@ -33,26 +33,6 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 RUN_AXIS = "run"
 
 
-def _use_portable_mulhi() -> None:
-    """Lower `lax.mulhi` (used by the Philox run key) through a widening multiply.
-
-    jax 0.10.2 lowers it to `chlo.mulhi`, which a multi-device compile cannot convert to
-    StableHLO ("Unable to convert MHLO to StableHLO"). JAX's own fallback for older jaxlibs
-    computes the same integer exactly: the random bits, and so every result, are unchanged.
-    """
-    try:
-        from jax._src.lax.lax import _mulhi_impl
-        from jax.interpreters import mlir
-
-        lowering = mlir.lower_fun(_mulhi_impl, multiple_results=False)
-        mlir.register_lowering(jax.lax.mulhi_p, lowering)
-    except (ImportError, AttributeError):  # another JAX without these: keep its lowering
-        return
-
-
-_use_portable_mulhi()
-
-
 def run_mesh(devices: list | None = None) -> Mesh:
     """A 1-D mesh named "run" over `devices` (default: every device of every process)."""
     return Mesh(np.asarray(devices if devices is not None else jax.devices()), (RUN_AXIS,))

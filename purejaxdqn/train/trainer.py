@@ -30,10 +30,9 @@ import optax
 from flax import struct
 
 from purejaxdqn.config import DQNConfig, Hyperparams
-from purejaxdqn.core import envs, episode_stats, exploration, losses
+from purejaxdqn.core import envs, episode_stats, exploration, losses, prng
 from purejaxdqn.core.evaluation import make_evaluate
 from purejaxdqn.core.networks import QNetwork, init_params, make_q_network, q_function
-from purejaxdqn.core.prng import as_run_key
 from purejaxdqn.replay import n_step
 from purejaxdqn.replay.buffers import (
     BufferState,
@@ -104,7 +103,7 @@ class TrainResult:
 class Trainer(NamedTuple):
     """The pieces of `train`, for running a training in chunks (same result as one call)."""
 
-    init: Any  # (key, hyperparams) -> TrainState (any key: see as_run_key)
+    init: Any  # (key, hyperparams) -> TrainState (any key: see prng.as_run_key)
     run: Any  # (state, hyperparams, stop_period, final_eval=False) -> TrainState
     finish: Any  # (state, hyperparams, evaluated=False) -> TrainResult
 
@@ -198,7 +197,7 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
 
     def init(key: jax.Array, hp: Hyperparams) -> TrainState:
         # One split for every key here: each random call site is a loop XLA compiles.
-        keys = jax.random.split(as_run_key(key), 2 + num_envs)
+        keys = jax.random.split(prng.as_run_key(key, config.key_impl), 2 + num_envs)
         key, k_net = keys[0], keys[1]
         obs, env_state = envs.vmapped_reset(env, env_params, keys[2:])
         params = init_params(network, k_net, obs)
@@ -237,7 +236,7 @@ def make_trainer(config: DQNConfig, env: Any = None, env_params: Any = None) -> 
             n_step_window=window,
         )
 
-        return batched_like(state, key)  # one batching pass per loop under vmap
+        return state
 
     def epsilon(state: TrainState, hp: Hyperparams) -> jax.Array:
         """1 (uniformly random actions) during the warm-up, then the linear decay."""
@@ -522,27 +521,6 @@ def make_train(config: DQNConfig, env: Any = None, env_params: Any = None):
         return trainer.finish(state, hp)
 
     return train
-
-
-def batched_like(tree: Any, key: jax.Array) -> Any:
-    """`tree` unchanged, but every leaf made to depend on `key` (a select on a bit of it).
-
-    Why: under `jax.vmap(train)` a leaf built from constants (counters, the empty buffer
-    and history) starts unbatched, and becomes batched once a loop writes a per-seed value
-    into it. JAX's batching rules for `scan` and `while_loop` then re-trace the loop body
-    until the batched-ness of the carry stops changing, and each pass over an outer loop
-    re-batches the loops inside it. With every leaf batched from the start each loop is
-    batched in one pass (tracing plus lowering, 8 seeds: about 1.1 -> 0.85 s; see
-    benchmarks/RESULTS.md). Without `vmap`, or on a batched leaf, XLA folds the select away.
-    """
-    same = (jax.random.key_data(key).reshape(-1)[0] & 0) == 0  # True, computed from key
-
-    def leaf(x: Any) -> Any:
-        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
-            return x  # the run's key, which comes from `key` already
-        return jnp.where(same, x, x)
-
-    return jax.tree.map(leaf, tree)
 
 
 # False: every iteration selects, as where blocks do not divide a period (tests check that

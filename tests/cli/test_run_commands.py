@@ -382,15 +382,15 @@ def test_checkpoint_from_another_version_is_refused(uninterrupted, tmp_path):
     assert proc.returncode == 2
     assert "written by purejaxdqn 0.0.1, this is" in proc.stderr
 
-    def format_1(data):  # before the random streams and the eval grid changed
+    def format_2(data):  # before the plain jax.random keys
         head, payload = data.split(b"\n", 1)
         header = json.loads(head)
-        header["format"] = 1
+        header["format"] = 2
         return json.dumps(header).encode() + b"\n" + payload
 
-    old_format = tmp_path / "format1"
-    corrupt_copy(uninterrupted, old_format, format_1)
+    old_format = tmp_path / "format2"
+    corrupt_copy(uninterrupted, old_format, format_2)
     proc = run("eval", old_format)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1, proc.stderr
-    assert "checkpoint format 1, this purejaxdqn reads format 2" in proc.stderr
+    assert "checkpoint format 2, this purejaxdqn reads format 3" in proc.stderr

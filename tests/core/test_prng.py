@@ -1,19 +1,23 @@
-"""The run's key impl: Philox4x32's bits, its rounds a loop on the CPU."""
+"""The run's key implementations: plain `jax.random` keys, Philox with JAX's own bits."""
 
-import re
+import os
+import subprocess
+import sys
+import textwrap
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from purejaxdqn.core.prng import RUN_KEY_IMPL, as_run_key
+from purejaxdqn.core import prng
 
 
 def _draws(key):
     k1, k2 = jax.random.split(key)
     return (
         jax.random.bits(k1, (5,), jnp.uint32),
+        jax.random.bits(k1, (3,), jnp.uint16),
         jax.random.bits(k1, (3,), jnp.uint8),
         jax.random.uniform(k2, (4, 3)),
         jax.random.randint(k1, (7,), 0, 9),
@@ -23,100 +27,80 @@ def _draws(key):
     )
 
 
-def _philox(seed):
-    return jax.random.key(seed, impl="philox4x32")
+def _same(a, b):
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
 @pytest.mark.parametrize("jit", [False, True])
-def test_run_key_draws_the_bits_of_philox4x32(jit):
+def test_philox_draws_the_bits_of_jax_philox4x32(jit):
     draws = jax.jit(_draws) if jit else _draws
-    for seed in (0, 3, 2**31 + 5):
-        run_key = as_run_key(_philox(seed))
-        assert jax.random.key_impl(run_key) == RUN_KEY_IMPL
-        for a, b in zip(draws(_philox(seed)), draws(run_key), strict=True):
-            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    for seed in (0, 1, 2**31 + 5):
+        stock = jax.random.key(seed, impl="philox4x32")
+        ours = prng.as_run_key(stock, "philox4x32")  # the same key data, our impl
+        assert jax.random.key_impl(ours) == prng.PHILOX
+        assert jax.random.key_impl(jax.random.key(seed, impl=prng.PHILOX)) == prng.PHILOX
+        _same(draws(stock), draws(ours))
+        _same(draws(stock), draws(jax.random.key(seed, impl=prng.PHILOX)))
 
 
-def test_run_key_draws_the_64_bit_words_of_philox4x32():
-    with jax.enable_x64(True):
-        for seed in (0, 5):
-            a = jax.random.bits(_philox(seed), (3,), jnp.uint64)
-            b = jax.random.bits(as_run_key(_philox(seed)), (3,), jnp.uint64)
-            assert b.dtype == jnp.uint64
-            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-
-
-def test_run_key_draws_the_bits_of_philox4x32_under_vmap():
-    keys = jax.random.split(_philox(1), 4)
-    run_keys = jax.vmap(as_run_key)(keys)
-    np.testing.assert_array_equal(
-        np.asarray(jax.random.key_data(keys)), np.asarray(jax.random.key_data(run_keys))
-    )
-    draws = jax.jit(jax.vmap(_draws))
-    for a, b in zip(draws(keys), draws(run_keys), strict=True):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+def test_philox_under_vmap_draws_each_keys_own_bits():
+    keys = jax.random.split(jax.random.key(3), 4)
+    ours = prng.as_run_key(keys, "philox4x32")
+    batched = jax.vmap(_draws)(ours)
+    for i in range(4):
+        _same([x[i] for x in batched], _draws(ours[i]))
+    stock = jax.vmap(_draws)(jax.random.wrap_key_data(jax.random.key_data(keys), impl="philox4x32"))
+    _same(stock, batched)
 
 
 def test_as_run_key_keeps_the_seed_bits_of_any_uint32_pair_key():
     data = np.asarray(jax.random.key_data(jax.random.key(7)))
-    for key in (
-        jax.random.key(7),
-        jax.random.PRNGKey(7),
-        jax.random.wrap_key_data(data, impl="philox4x32"),
-    ):
-        np.testing.assert_array_equal(np.asarray(jax.random.key_data(as_run_key(key))), data)
-    run_key = as_run_key(jax.random.key(7))
-    assert as_run_key(run_key) is run_key
+    for name in prng.KEY_IMPLS:
+        for key in (
+            jax.random.key(7),
+            jax.random.PRNGKey(7),
+            jax.random.wrap_key_data(data, impl="philox4x32"),
+        ):
+            run_key = prng.as_run_key(key, name)
+            np.testing.assert_array_equal(np.asarray(jax.random.key_data(run_key)), data)
+    assert jax.random.key_impl(prng.as_run_key(jax.random.key(7), "threefry2x32")) == (
+        jax.random.key_impl(jax.random.key(7, impl="threefry2x32"))
+    )
     with pytest.raises(ValueError, match="^key: "):
-        as_run_key(jax.random.key(0, impl="rbg"))
+        prng.as_run_key(jax.random.key(0, impl="rbg"), "philox4x32")
 
 
-def _philox_fusions(key) -> int:
-    """Fusions of the compiled program that compute Philox rounds (its first multiplier)."""
-
-    def f(key):
-        u = jax.random.uniform(key, (8, 4))  # read by five fusions below, like an auto-reset
-        return u[:, 0] * 2, u[:, 1] + 1, u[:, 2] - 3, jnp.exp(u[:, 3]), jnp.max(u, axis=1)
-
-    text = jax.jit(f).lower(key).compile().as_text()
-    computations = re.split(r"\n(?=\S)", text)
-    return sum(c.startswith("%fused") and "3528531795" in c for c in computations)
+@pytest.mark.parametrize("name", ["rbg", "unsafe_rbg", "mersenne"])
+def test_other_key_impls_are_refused_in_one_line(name):
+    with pytest.raises(ValueError, match="^key_impl: ") as error:
+        prng.check_impl(name)
+    assert "\n" not in str(error.value)
 
 
-@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the CPU's fusion is what is avoided")
-def test_a_draw_read_by_several_fusions_is_computed_once_on_the_cpu():
-    assert _philox_fusions(_philox(0)) > 1  # XLA copies plain Philox into every reader
-    assert _philox_fusions(as_run_key(_philox(0))) == 1
+# Fresh process: a JAX process fixes its device count when its backend starts.
+_SHARDED = textwrap.dedent(
+    """
+    import jax, numpy as np
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+    from purejaxdqn.core import prng
+
+    spec = NamedSharding(Mesh(jax.devices(), ("run",)), PartitionSpec("run"))
+    for name in prng.KEY_IMPLS:
+        keys = prng.as_run_key(jax.random.split(jax.random.key(0), 8), name)
+        draw = jax.vmap(lambda k: jax.random.uniform(jax.random.split(k)[1], (3,)))
+        sharded = jax.jit(draw, in_shardings=spec, out_shardings=spec)(jax.device_put(keys, spec))
+        assert len(sharded.sharding.device_set) == 4
+        np.testing.assert_array_equal(np.asarray(sharded), np.asarray(draw(keys)))
+    print("ok")
+    """
+)
 
 
-def test_other_platforms_get_the_plain_draws():
-    """Lowered for a GPU or TPU (no device needed), a draw is JAX's unrolled Philox; on
-    the CPU its rounds are a loop."""
-
-    def draw(key):
-        return jax.random.bits(key, (4,), jnp.uint32)
-
-    key = as_run_key(jax.random.key(0))
-    loops = {
-        platform: jax.export.export(jax.jit(draw), platforms=[platform])(key)
-        .mlir_module()
-        .count("stablehlo.while")
-        for platform in ("cpu", "cuda", "tpu")
-    }
-    assert loops == {"cpu": 1, "cuda": 0, "tpu": 0}
-
-
-@pytest.mark.skipif(jax.default_backend() != "cpu", reason="the CPU's Philox is the loop")
-def test_each_draw_compiles_to_one_small_loop_on_the_cpu():
-    """JAX's Philox unrolls its ten rounds (two multiplies each, beside the two high
-    multiplies) into the kernel of each draw site; here one loop body holds one round."""
-
-    def multiplies_and_loops(key):
-        draw = jax.jit(lambda k: jax.random.uniform(k, (8, 4)))
-        text = draw.lower(key).compile().as_text()
-        return text.count(" multiply("), text.count(" while(")
-
-    multiplies, loops = multiplies_and_loops(_philox(0))
-    assert multiplies >= 20 and loops == 0
-    multiplies, loops = multiplies_and_loops(as_run_key(_philox(0)))
-    assert multiplies <= 8 and loops == 1
+def test_every_key_impl_compiles_partitioned_over_four_devices():
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+    done = subprocess.run(
+        [sys.executable, "-c", _SHARDED], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

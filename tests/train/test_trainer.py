@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import purejaxdqn
-from purejaxdqn.core.prng import as_run_key
 from tests.helpers import tiny_config
 
 
@@ -72,59 +71,6 @@ def test_vmapped_seeds_are_independent_and_match_single_runs(cfg, vmapped):
     )
 
 
-def batched_leaves(fn, keys):
-    """Per output leaf of `jax.vmap(fn)(keys)`: whether vmap batched it (a leaf that does not
-    depend on the mapped key is unbatched, and `out_axes=None` accepts it)."""
-    shape = jax.eval_shape(jax.vmap(fn), keys)
-    treedef = jax.tree.structure(shape)
-    n = treedef.num_leaves
-    flags = []
-    for i in range(n):
-        spec = jax.tree.unflatten(treedef, [None if j == i else 0 for j in range(n)])
-        try:
-            jax.eval_shape(jax.vmap(fn, out_axes=spec), keys)
-            flags.append(False)
-        except ValueError:  # "vmap has mapped output but out_axes is None"
-            flags.append(True)
-    return flags
-
-
-def test_batched_like_keeps_values_and_batches_every_leaf():
-    from purejaxdqn.train.trainer import batched_like
-
-    tree = {
-        "count": jnp.int32(3),
-        "flag": jnp.bool_(True),
-        "x": jnp.array([-0.0, jnp.nan, 1.5], jnp.float32),
-        "byte": jnp.zeros((2,), jnp.uint8),
-    }
-    keys = jax.random.split(as_run_key(jax.random.key(0)), 3)
-    assert batched_leaves(lambda k: tree, keys) == [False] * 4  # constants stay unbatched
-    assert batched_leaves(lambda k: batched_like(tree, k), keys) == [True] * 4
-
-    def same_bits(got, want):  # -0.0 and NaN included
-        want = np.ascontiguousarray(np.broadcast_to(np.asarray(want), np.shape(got)))
-        got = np.ascontiguousarray(got)
-        return got.dtype == want.dtype and np.array_equal(got.view(np.uint8), want.view(np.uint8))
-
-    out = jax.jit(jax.vmap(lambda k: batched_like(tree, k)))(keys)
-    single = jax.jit(batched_like)(tree, keys[0])
-    for name, value in tree.items():
-        assert same_bits(np.asarray(out[name]), value)
-        assert same_bits(np.asarray(single[name]), value)
-
-
-def test_every_leaf_of_the_initial_state_is_batched_under_vmap(cfg):
-    """So that the loops over it are batched in one pass (see `train.batched_like`)."""
-    from purejaxdqn.train.trainer import make_trainer
-
-    trainer = make_trainer(cfg)
-    hp = cfg.hyperparams()
-    keys = jax.random.split(jax.random.key(0), 2)
-    flags = batched_leaves(lambda k: trainer.init(k, hp), keys)
-    assert len(flags) > 20 and all(flags)
-
-
 def test_no_retracing_across_keys_and_traced_hyperparameters(cfg):
     traces = 0
     train = purejaxdqn.make_train(cfg)
@@ -166,15 +112,18 @@ def test_vmap_over_hyperparameters(cfg):
     )
 
 
-def test_raw_and_typed_keys_seed_the_same_run():
-    raw = jax.random.PRNGKey(3)
-    typed = jax.random.key(3)
-    assert np.array_equal(
-        np.asarray(jax.random.key_data(as_run_key(raw))),
-        np.asarray(jax.random.key_data(as_run_key(typed))),
-    )
-    with pytest.raises(ValueError, match="^key: "):
-        as_run_key(jnp.zeros((3,), jnp.uint32))
+def test_raw_and_typed_keys_seed_the_same_run(cfg):
+    train = jax.jit(purejaxdqn.make_train(cfg))
+    assert leaves_equal(train(jax.random.PRNGKey(3)).params, train(jax.random.key(3)).params)
+
+
+@pytest.mark.parametrize("key_impl", ["threefry2x32"])
+def test_the_key_impl_changes_the_random_streams_not_the_program(cfg, key_impl):
+    a = jax.jit(purejaxdqn.make_train(cfg))(jax.random.key(3))
+    b = jax.jit(purejaxdqn.make_train(cfg.replace(key_impl=key_impl)))(jax.random.key(3))
+    assert not leaves_equal(a.params, b.params)
+    assert jax.random.key_impl(b.state.key) == jax.random.key_impl(jax.random.key(0, impl=key_impl))
+    chex.assert_trees_all_equal_shapes(a.params, b.params)
 
 
 def test_continuous_action_env_is_refused():

@@ -51,7 +51,7 @@ def run_preset(config: purejaxdqn.DQNConfig, num_seeds: int, seed: int) -> dict:
     return {
         "env_id": config.env_id,
         "seeds": num_seeds,
-        "env_steps_per_seed": int(np.max(np.asarray(result.state.env_step))),
+        "env_steps_per_seed": int(np.max(np.asarray(result.state.progress.env_step))),
         "compile_s": round(compile_s, 1),
         "wall_s": round(wall_s, 1),
         "median": round(float(np.median(final)), 1),

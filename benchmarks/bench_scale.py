@@ -44,7 +44,7 @@ def timed_runner(config, num_seeds: int, repeats: int) -> dict:
         result = runner.finish(runner.run(runner.init()), keep_state=False)
         runs.append(time.perf_counter() - start)
     run_s = statistics.median(runs)
-    steps = int(np.sum(result.state.env_step))
+    steps = int(np.sum(result.state.progress.env_step))
     plan = memory.plan(runner.template, config.buffer_size, runner.num_runs, num_seeds)
     final = np.asarray(result.final_eval_returns).mean(-1)
     return {
@@ -139,7 +139,7 @@ def main() -> None:
             "compile_s": round(compile_s, 2),
             "total_s": round(total, 2),
             "solved": int((final >= 475).sum()),
-            "env_steps": int(np.sum(result.state.env_step)),
+            "env_steps": int(np.sum(result.state.progress.env_step)),
         }
         print(f"\n{args.solve_seeds} seeds of the cartpole preset: {data['solve']}")
     path.write_text(json.dumps(data, indent=2) + "\n")

@@ -42,7 +42,7 @@ def timed_train(config, num_seeds: int, repeats: int, seed: int = 0) -> dict:
         result = jax.block_until_ready(compiled(keys))
         runs.append(time.perf_counter() - start)
     run_s = statistics.median(runs)
-    steps = int(np.asarray(result.state.env_step).sum())
+    steps = int(np.asarray(result.metrics.env_step)[..., -1].sum())
     final = np.asarray(result.final_eval_returns).mean(-1)
     return {
         "seeds": num_seeds,
@@ -134,9 +134,9 @@ def part_notebook(args) -> dict:
 
 
 # One launch, in a fresh process: the 8-seed cartpole program through the Python API
-# (`jit(...).lower(...).compile()`: JAX's persistent cache alone), or the programs of
-# `purejaxdqn train` (ChunkedRun with the program cache: from constructing the runner
-# to its three programs compiled or loaded). Prints the seconds.
+# (`jit(...).lower(...).compile()`), or the programs of `purejaxdqn train` (ChunkedRun:
+# from constructing the runner to its three programs compiled), both with JAX's
+# persistent cache. Prints the seconds.
 _CACHE_CHILD = {
     "jit": """
 import time, jax, purejaxdqn
@@ -152,10 +152,8 @@ import time, purejaxdqn
 from purejaxdqn.run.runner import ChunkedRun
 purejaxdqn.enable_compilation_cache({cache!r})
 t = time.perf_counter()
-run = ChunkedRun(purejaxdqn.presets.cartpole(), 8, program_cache=True)
-run.compile()
-assert run.programs_loaded in (0, 3), run.programs_loaded
-print(time.perf_counter() - t, run.programs_loaded)
+ChunkedRun(purejaxdqn.presets.cartpole(), 8).compile()
+print(time.perf_counter() - t)
 """,
 }
 
@@ -172,14 +170,14 @@ def part_cache(args) -> dict:
                     float(x)
                     for x in subprocess.run(
                         [sys.executable, "-c", code], capture_output=True, text=True, check=True
-                    ).stdout.split()[-2 if route == "train" else -1 :]
+                    ).stdout.split()[-1:]
                 ]
                 for _ in range(3)
             ]
     print("\n### Compile on a first and a later launch, cartpole preset x 8 seeds\n")
     print(
         "| launch | `jit(...).lower().compile()` s (JAX's cache) "
-        "| `purejaxdqn train`'s programs s (program cache) |"
+        "| `purejaxdqn train`'s programs s (JAX's cache) |"
     )
     print("|---|---|---|")
     for i in range(3):
@@ -188,7 +186,6 @@ def part_cache(args) -> dict:
     return {
         "compile_s": [r[0] for r in out["jit"]],
         "train_programs_s": [r[0] for r in out["train"]],
-        "train_programs_loaded": [int(r[1]) for r in out["train"]],
     }
 
 

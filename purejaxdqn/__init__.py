@@ -14,14 +14,14 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "DQNConfig": "purejaxdqn.config",
     "Hyperparams": "purejaxdqn.config",
-    "PeriodMetrics": "purejaxdqn.train.trainer",
-    "TrainResult": "purejaxdqn.train.trainer",
-    "TrainState": "purejaxdqn.train.trainer",
+    "PeriodMetrics": "purejaxdqn.train",
+    "TrainResult": "purejaxdqn.train",
+    "TrainState": "purejaxdqn.train",
     "enable_compilation_cache": "purejaxdqn.run.compilation_cache",
     "greedy_policy": "purejaxdqn.run.policy",
     "load_policy": "purejaxdqn.run.policy",
-    "make_train": "purejaxdqn.train.trainer",
-    "make_trainer": "purejaxdqn.train.trainer",
+    "make_train": "purejaxdqn.train",
+    "make_trainer": "purejaxdqn.train",
     "seed_summaries": "purejaxdqn.run.reporting",
 }
 _SUBMODULES = ("presets",)
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from purejaxdqn.run.compilation_cache import enable_compilation_cache
     from purejaxdqn.run.policy import greedy_policy, load_policy
     from purejaxdqn.run.reporting import seed_summaries
-    from purejaxdqn.train.trainer import (
+    from purejaxdqn.train import (
         PeriodMetrics,
         TrainResult,
         TrainState,

@@ -224,20 +224,9 @@ class DQNConfig:
     # ------------------------------------------------------------- validation
     def validate(self) -> None:
         """Raise `ValueError` naming the first bad field and its allowed range."""
-        import gymnax  # local: keeps `import purejaxdqn.config` light
+        from purejaxdqn.core import envs, prng  # local: keeps `import purejaxdqn.config` light
 
-        if self.env_id not in gymnax.registered_envs:
-            raise ValueError(
-                f"env_id: unknown environment {self.env_id!r}; choose a gymnax id such as "
-                f"CartPole-v1, Acrobot-v1, MountainCar-v0 (all: gymnax.registered_envs), "
-                f"or register yours with gymnax.register"
-            )
-        if self.env_id in CONTINUOUS_ACTION_ENVS:
-            raise ValueError(
-                f"env_id: {self.env_id} has a continuous action space; purejaxdqn trains "
-                f"discrete-action envs, e.g. CartPole-v1, Acrobot-v1, MountainCar-v0, "
-                f"Breakout-MinAtar"
-            )
+        envs.check_env_id(self.env_id)
         positive = (
             "total_timesteps num_envs buffer_size batch_size train_frequency gradient_steps "
             "target_update_frequency eval_frequency eval_episodes"
@@ -297,8 +286,6 @@ class DQNConfig:
                 f"priority_epsilon: must be > 0 (every transition keeps a chance to be "
                 f"sampled), got {self.priority_epsilon!r}"
             )
-        from purejaxdqn.core import prng
-
         prng.check_impl(self.key_impl)
         if self.torso not in TORSOS:
             raise ValueError(f"torso: must be one of {TORSOS}, got {self.torso!r}")
@@ -389,16 +376,6 @@ class DQNConfig:
     @classmethod
     def from_json(cls, text: str) -> DQNConfig:
         return cls.from_dict(json.loads(text))
-
-
-# gymnax ids whose action space is not Discrete (checked by tests against gymnax itself).
-CONTINUOUS_ACTION_ENVS = (
-    "Pendulum-v1",
-    "MountainCarContinuous-v0",
-    "PointRobot-misc",
-    "Reacher-misc",
-    "Swimmer-misc",
-)
 
 
 def _multiple(name: str, value: int, of_name: str, of_value: int) -> None:

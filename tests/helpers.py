@@ -123,3 +123,27 @@ def probe_config(**changes) -> purejaxdqn.DQNConfig:
     )
     base.update(changes)
     return purejaxdqn.DQNConfig(**base)
+
+
+def learned_q(env, **changes):
+    """Trains `probe_config(**changes)` on a probe env; its Q-values at every position
+    (num_positions, num_actions), and the result."""
+    import numpy as np
+
+    from purejaxdqn.agents import make_agent
+
+    cfg = probe_config(**changes)
+    result = jax.jit(purejaxdqn.make_train(cfg, env=env))(jax.random.key(0))
+    agent = make_agent(cfg, env, env.default_params)
+    obs = np.eye(env.num_positions, dtype=np.float32)
+    return np.asarray(agent.q_values(result.params, obs)), result
+
+
+def cartpole_q_network(config):
+    """The Q-network of a CartPole run with the config's MLP, built by hand here (not by
+    `make_agent`), to check what the package builds."""
+    from purejaxdqn.agents.dqn import QHead
+    from purejaxdqn.core.networks import MLPTorso, QNetwork
+
+    torso = MLPTorso(tuple(config.hidden_sizes), config.activation)
+    return QNetwork(torso=torso, head=QHead(2, config.dueling), obs_shape=(4,))

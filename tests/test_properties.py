@@ -8,9 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from purejaxdqn.agents import dqn
 from purejaxdqn.config import ACTIVATIONS, LOSSES, DQNConfig
 from purejaxdqn.core import losses
-from purejaxdqn.replay.buffers import Transition, make_replay_buffer
+from purejaxdqn.replay.transition import Transition
+from purejaxdqn.replay.uniform import make_replay_buffer
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 unit = st.floats(0.0, 1.0, allow_nan=False)
@@ -162,7 +164,7 @@ def test_losses_are_finite_with_the_right_shapes(batch, actions, data):
     r = arr((batch,))
     disc = arr((batch,), st.floats(0, 1, width=32))
     for selector in (None, q_sel):
-        td = losses.batched_td_errors(q_tm1, a, r, disc, q_t, selector)
+        td = dqn.batched_td_errors(q_tm1, a, r, disc, q_t, selector)
         assert td.shape == (batch,) and bool(jnp.all(jnp.isfinite(td)))
         for kind in LOSSES:
             value = losses.td_loss(td, kind)

@@ -309,7 +309,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             info["chunks"],
             settings=info.get("settings"),
             devices=devices,
-            program_cache=True,
         )
         ckpt = run_dir.checkpoint_path(out)
         if ckpt.exists():
@@ -349,7 +348,6 @@ def cmd_train(args: argparse.Namespace) -> int:
             args.chunks,
             settings=info.get("settings"),
             devices=devices,
-            program_cache=True,
         )
         _check_memory(runner, cfg, args.seeds, show=writer)
         if writer:
@@ -410,7 +408,7 @@ def _train_loop(args, cfg, info, out, runner, state, compile_s, spent, stop) -> 
     bar = (
         None
         if args.no_progress or not writer
-        else progress_bar(cfg, runner.num_runs, int(np.sum(small.env_step)))
+        else progress_bar(cfg, runner.num_runs, int(np.sum(small.progress.env_step)))
     )
 
     def save(state) -> None:
@@ -429,7 +427,7 @@ def _train_loop(args, cfg, info, out, runner, state, compile_s, spent, stop) -> 
                 "config": cfg.to_dict(),
                 "run": info,
                 "purejaxdqn": __version__,
-                "period": int(np.max(host.period)),
+                "period": int(np.max(host.progress.period)),
                 "wall_time_s": spent["wall_time_s"] + time.perf_counter() - start,
                 "compile_time_s": spent["compile_time_s"] + compile_s,
             },
@@ -439,11 +437,11 @@ def _train_loop(args, cfg, info, out, runner, state, compile_s, spent, stop) -> 
         # Saving copies every buffer to the host (2 GB for 1024 cartpole seeds): only as
         # often as --checkpoint-every asks, decided by process 0 for all processes.
         due = time.perf_counter() - last_save >= args.checkpoint_every
-        if sharding.agree(due, "checkpoint-due") and not runner.is_done(state):
+        if sharding.agree(due) and not runner.is_done(state):
             save(state)
         if bar is not None:
             small = runner.progress(state)
-            bar.n = int(np.sum(small.env_step))
+            bar.n = int(np.sum(small.progress.env_step))
             bar.set_postfix(describe(small))
             bar.refresh()
         return not stop
@@ -453,7 +451,7 @@ def _train_loop(args, cfg, info, out, runner, state, compile_s, spent, stop) -> 
         bar.close()
     if stop and not runner.is_done(state):
         save(state)
-        steps = int(np.max(runner.progress(state).env_step))
+        steps = int(np.max(runner.progress(state).progress.env_step))
         print(
             f"purejaxdqn train: stopped at env step {steps} per seed; checkpoint saved. "
             f"Continue with: purejaxdqn train --resume {out}",
@@ -466,7 +464,7 @@ def _train_loop(args, cfg, info, out, runner, state, compile_s, spent, stop) -> 
     timings = {
         "compile_time_s": spent["compile_time_s"] + compile_s,
         "wall_time_s": wall,
-        "env_steps_per_s": float(np.sum(result.state.env_step)) / wall,
+        "env_steps_per_s": float(np.sum(result.state.progress.env_step)) / wall,
     }
     if writer:
         summary = run_dir.write(out, cfg, result, timings, info, plot=not args.no_plot)
@@ -529,14 +527,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def _gymnax_returns(cfg, params, episodes: int, seed: int) -> np.ndarray:
     import jax
 
+    from purejaxdqn.agents import make_agent
     from purejaxdqn.core import envs
     from purejaxdqn.core.evaluation import make_evaluate
-    from purejaxdqn.core.networks import q_function
-    from purejaxdqn.train.trainer import q_network_for
 
     env, env_params = envs.make_env(cfg.env_id)
-    q = q_function(q_network_for(cfg, env, env_params))
-    evaluate = make_evaluate(env, env_params, q, episodes)
+    evaluate = make_evaluate(env, env_params, make_agent(cfg, env, env_params).q_values, episodes)
     num_seeds = jax.tree.leaves(params)[0].shape[0]
     keys = jax.random.split(jax.random.key(seed), num_seeds)
     return np.asarray(jax.jit(jax.vmap(evaluate))(keys, params))

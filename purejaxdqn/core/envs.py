@@ -10,14 +10,39 @@ import numpy as np
 from gymnax.environments import spaces
 from gymnax.environments.environment import Environment
 
+# gymnax ids whose action space is not Discrete (checked by tests against gymnax itself),
+# so that a config refuses them without making the env.
+CONTINUOUS_ACTION_ENVS = (
+    "Pendulum-v1",
+    "MountainCarContinuous-v0",
+    "PointRobot-misc",
+    "Reacher-misc",
+    "Swimmer-misc",
+)
 
-def make_env(env_id: str) -> tuple[Any, Any]:
-    """`gymnax.make(env_id)` with a one-line error for unknown ids."""
+
+def check_env_id(env_id: str) -> None:
+    """A one-line error for an id gymnax does not know or one with continuous actions."""
     if env_id not in gymnax.registered_envs:
         raise ValueError(
-            f"env_id: unknown environment {env_id!r}; choose one of gymnax.registered_envs "
-            f"(e.g. CartPole-v1, Acrobot-v1, MountainCar-v0)"
+            f"env_id: unknown environment {env_id!r}; choose a gymnax id such as "
+            f"CartPole-v1, Acrobot-v1, MountainCar-v0 (all: gymnax.registered_envs), "
+            f"or register yours with gymnax.register"
         )
+    if env_id in CONTINUOUS_ACTION_ENVS:
+        raise ValueError(_not_discrete(f"env_id: {env_id}", "continuous"))
+
+
+def _not_discrete(what: str, kind: str) -> str:
+    return (
+        f"{what} has a {kind} action space; purejaxdqn trains discrete-action envs, "
+        f"e.g. CartPole-v1, Acrobot-v1, MountainCar-v0, Breakout-MinAtar"
+    )
+
+
+def make_env(env_id: str) -> tuple[Any, Any]:
+    """`gymnax.make(env_id)`, after `check_env_id`."""
+    check_env_id(env_id)
     return gymnax.make(env_id)
 
 
@@ -36,10 +61,7 @@ def num_discrete_actions(env: Any, env_params: Any) -> int:
     space = env.action_space(env_params)
     if not isinstance(space, spaces.Discrete):
         kind = "continuous" if isinstance(space, spaces.Box) else type(space).__name__
-        raise ValueError(
-            f"env: {env.name} has a {kind} action space; purejaxdqn trains discrete-action "
-            f"envs, e.g. CartPole-v1, Acrobot-v1, MountainCar-v0, Breakout-MinAtar"
-        )
+        raise ValueError(_not_discrete(f"env: {env.name}", kind))
     return int(space.n)
 
 
@@ -51,10 +73,7 @@ def max_episode_steps(env_params: Any) -> int:
 
 
 def vmapped_reset(env: Any, env_params: Any, keys: jax.Array) -> tuple[jax.Array, Any]:
-    """Resets one env per key in `keys` (n,): obs (n, *obs_shape), states with leading (n,).
-
-    The callers split the keys together with the others they need: each random call site
-    is a loop that XLA compiles."""
+    """Resets one env per key in `keys` (n,): obs (n, *obs_shape), states with leading (n,)."""
     return jax.vmap(env.reset, in_axes=(0, None))(keys, env_params)
 
 

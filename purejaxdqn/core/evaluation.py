@@ -12,19 +12,18 @@ from purejaxdqn.core import envs
 
 
 def make_evaluate(
-    env: Any, env_params: Any, q_apply: Callable, num_episodes: int
+    env: Any, env_params: Any, q_values: Callable, num_episodes: int
 ) -> Callable[[jax.Array, Any], jax.Array]:
     """Returns `evaluate(key, params) -> returns (num_episodes,)` of the greedy policy.
 
-    `key`: one key, or (1 + num_episodes,) keys (see `make_rollout_returns`).
-
-    Runs `num_episodes` fresh episodes in parallel until each has ended (terminated or
-    truncated) once; stops as soon as all have.
+    `q_values(params, obs (n, *obs_shape)) -> (n, num_actions)`. Runs `num_episodes` fresh
+    episodes in parallel until each has ended (terminated or truncated) once; stops as
+    soon as all have.
     """
 
     def greedy(params: Any, key: jax.Array, obs: jax.Array) -> jax.Array:
         del key
-        return jnp.argmax(q_apply(params, obs), axis=-1)
+        return jnp.argmax(q_values(params, obs), axis=-1)
 
     return make_rollout_returns(env, env_params, greedy, num_episodes)
 
@@ -45,37 +44,30 @@ def make_random_returns(
 def make_rollout_returns(
     env: Any, env_params: Any, act: Callable, num_episodes: int
 ) -> Callable[[jax.Array, Any], jax.Array]:
-    """`act(params, key, obs (n, ...)) -> actions (n,)`; returns one episode's return per env.
-
-    The rollout takes one key, or (1 + num_episodes,) keys already split."""
+    """`act(params, key, obs (n, ...)) -> actions (n,)`; returns one episode's return per env."""
     max_steps = envs.max_episode_steps(env_params)
 
+    def cond(carry):
+        *_, alive, t = carry
+        return jnp.any(alive) & (t < max_steps)
+
     def rollout(key: jax.Array, params: Any) -> jax.Array:
-        # The loop's key, then one reset key per episode; a caller may pass these
-        # (1 + num_episodes,) keys split with its own (one random call site fewer).
-        keys = key if key.ndim == 1 else jax.random.split(key, 1 + num_episodes)
-        obs, state = envs.vmapped_reset(env, env_params, keys[1:])
-
-        def cond(carry):
-            *_, alive, t = carry
-            return jnp.any(alive) & (t < max_steps)
-
         def body(carry):
             key, obs, state, returns, alive, t = carry
-            # The next key, the policy's, one per env. What nobody reads (greedy actions,
-            # a deterministic env's step) XLA removes.
-            keys = jax.random.split(key, 2 + num_episodes)
-            action = act(params, keys[1], obs)  # (num_episodes,)
+            key, act_key, step_key = jax.random.split(key, 3)
+            action = act(params, act_key, obs)  # (num_episodes,)
             # No auto-reset: an ended episode stays ended (its return is final).
             obs, state, reward, terminated, truncated = envs.vmapped_step_no_reset(
-                env, env_params, keys[2:], state, action
+                env, env_params, jax.random.split(step_key, num_episodes), state, action
             )
             returns = returns + jnp.where(alive, reward, 0.0)
             alive = alive & ~(terminated | truncated)
-            return keys[0], obs, state, returns, alive, t + 1
+            return key, obs, state, returns, alive, t + 1
 
+        key, reset_key = jax.random.split(key)
+        obs, state = envs.vmapped_reset(env, env_params, jax.random.split(reset_key, num_episodes))
         init = (
-            keys[0],
+            key,
             obs,
             state,
             jnp.zeros((num_episodes,), jnp.float32),

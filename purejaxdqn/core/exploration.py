@@ -22,20 +22,10 @@ def linear_epsilon(
 def epsilon_greedy(key: jax.Array, q: jax.Array, epsilon: jax.Array) -> jax.Array:
     """Per row of q (n, A): a uniform random action with probability epsilon, else argmax.
 
-    Returns actions (n,) int32. One random draw (threefry call sites cost compile time).
+    Returns actions (n,) int32, sampled in one draw from the mixed distribution
+    epsilon / A + (1 - epsilon) * onehot(argmax q), as rlax's `epsilon_greedy` does.
     """
-    n, num_actions = q.shape
-    bits = jax.random.bits(key, (2, n), jnp.uint32)  # one draw: coin flips and actions
-    explore = bits_to_unit_float(bits[0]) < epsilon
-    random_actions = random_index(bits[1], num_actions)
-    return jnp.where(explore, random_actions, jnp.argmax(q, axis=-1)).astype(jnp.int32)
-
-
-def bits_to_unit_float(bits: jax.Array) -> jax.Array:
-    """uint32 random bits -> float32 uniform in [0, 1) (24 bits of resolution)."""
-    return (bits >> 8).astype(jnp.float32) * (1.0 / (1 << 24))
-
-
-def random_index(bits: jax.Array, n: jax.Array | int) -> jax.Array:
-    """uint32 random bits -> int32 uniform in [0, n); modulo bias < n / 2**32."""
-    return (bits % jnp.asarray(n, jnp.uint32)).astype(jnp.int32)
+    num_actions = q.shape[-1]
+    greedy = jax.nn.one_hot(jnp.argmax(q, axis=-1), num_actions)
+    probs = epsilon / num_actions + (1.0 - epsilon) * greedy  # (n, A)
+    return jax.random.categorical(key, jnp.log(probs)).astype(jnp.int32)

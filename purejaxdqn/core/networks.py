@@ -1,19 +1,25 @@
-"""The Q-network: a torso (MLP, or a small convolution for image-like observations), then
-a linear Q head or a dueling head."""
+"""Q-networks as flax modules: a torso, then the algorithm's head.
+
+A torso maps an observation batch `[..., *obs_shape]` to features `[..., F]`. The
+built-in ones are `MLPTorso` and `ConvTorso` (MinAtar's network); any flax module whose
+variables are all in the `params` collection can be one (`check_torso`). The head on top
+belongs to the algorithm (`purejaxdqn.agents`). `QNetwork` composes them, after an
+optional rescaling of the observations, so every policy built from a run sees the same.
+Parameters come from flax's own `init`.
+"""
 
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-_ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu,
     "swish": nn.swish,
     "tanh": jnp.tanh,
@@ -21,143 +27,107 @@ _ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "gelu": nn.gelu,
 }
 
-
 CONV_CHANNELS = 16  # MinAtar's network (Young & Tian 2019): one 3x3 conv, 16 channels
+
+# Glorot-uniform kernels and zero biases: Keras' Dense defaults, as in the notebook.
+Dense = functools.partial(nn.Dense, kernel_init=nn.initializers.glorot_uniform())
+
+
+class MLPTorso(nn.Module):
+    """obs `[..., *obs_shape]` -> features `[..., hidden_sizes[-1]]`.
+
+    The last `obs_ndim` axes are flattened, then one Dense layer and the activation per
+    width in `hidden_sizes`.
+    """
+
+    hidden_sizes: Sequence[int]
+    activation: str = "relu"
+    obs_ndim: int = 1
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        x = jnp.reshape(obs, (*obs.shape[: obs.ndim - self.obs_ndim], -1))
+        for width in self.hidden_sizes:
+            x = ACTIVATIONS[self.activation](Dense(width)(x))
+        return x
+
+
+class ConvTorso(nn.Module):
+    """obs `[..., H, W, C]` -> features: one 3x3, stride-1, SAME convolution with
+    `CONV_CHANNELS` channels and the activation, flattened into `MLPTorso`."""
+
+    hidden_sizes: Sequence[int]
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        batch_shape = obs.shape[:-3]
+        x = jnp.reshape(obs, (-1, *obs.shape[-3:]))  # (N, H, W, C)
+        x = ACTIVATIONS[self.activation](nn.Conv(CONV_CHANNELS, (3, 3), padding="SAME")(x))
+        x = jnp.reshape(x, (*batch_shape, -1))
+        return MLPTorso(self.hidden_sizes, self.activation)(x)
 
 
 class QNetwork(nn.Module):
-    """Q-network: torso, hidden layers, then a Q head.
+    """obs `[..., *obs_shape]` -> the head's outputs (Q-values `[..., num_actions]` for DQN).
 
-    `apply(params, obs)`: obs `(*batch, *obs_shape)` -> q `(*batch, num_actions)`.
-
-    conv=False: observations of any shape are flattened into the MLP.
-    conv=True: obs are (H, W, C) images; one 3x3, stride-1, SAME convolution with
-    `CONV_CHANNELS` channels and the activation, flattened into the MLP.
-    dueling=True: Q = V + A - mean_a A, with V (1 unit) and A (num_actions units) as two
-    linear heads on the last hidden layer (Wang et al. 2016, eq. 9).
     obs_center, obs_scale: if given (flattened, one per observation element), the input
     is (obs - center) / scale first (`observation_scaling`).
     """
 
-    num_actions: int
-    hidden_sizes: Sequence[int]
-    activation: str
-    obs_ndim: int
-    conv: bool = False
-    dueling: bool = False
+    torso: nn.Module
+    head: nn.Module
+    obs_shape: tuple[int, ...]
     obs_center: tuple[float, ...] | None = None
     obs_scale: tuple[float, ...] | None = None
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        obs_shape = obs.shape[obs.ndim - self.obs_ndim :]
-        batch_shape = obs.shape[: obs.ndim - self.obs_ndim]
-        act = _ACTIVATIONS[self.activation]
         x = obs.astype(jnp.float32)
         if self.obs_center is not None and self.obs_scale is not None:
-            center = jnp.asarray(self.obs_center, jnp.float32).reshape(obs_shape)
-            x = (x - center) / jnp.asarray(self.obs_scale, jnp.float32).reshape(obs_shape)
-        if self.conv:
-            x = jnp.reshape(x, (-1, *obs_shape))  # (N, H, W, C)
-            x = act(nn.Conv(CONV_CHANNELS, (3, 3), padding="SAME")(x))
-        x = jnp.reshape(x, (*batch_shape, -1))
-        # Glorot-uniform kernels and zero biases: Keras' Dense defaults, as in the notebook.
-        dense = functools.partial(nn.Dense, kernel_init=nn.initializers.glorot_uniform())
-        for width in self.hidden_sizes:
-            x = act(dense(width)(x))
-        if not self.dueling:
-            return dense(self.num_actions)(x)
-        advantage = dense(self.num_actions, name="advantage")(x)  # (*batch, num_actions)
-        value = dense(1, name="value")(x)  # (*batch, 1)
-        return value + advantage - jnp.mean(advantage, axis=-1, keepdims=True)
+            center = jnp.asarray(self.obs_center, jnp.float32).reshape(self.obs_shape)
+            x = (x - center) / jnp.asarray(self.obs_scale, jnp.float32).reshape(self.obs_shape)
+        return self.head(self.torso(x))
 
 
-def init_params(network: QNetwork, key: jax.Array, obs: jax.Array) -> Any:
-    """`network.init(key, obs)`, with every weight cut from one random draw.
-
-    The same parameter tree and distributions as the initializers `QNetwork` declares:
-    Glorot-uniform Dense kernels, flax's default LeCun-normal (truncated at two standard
-    deviations) for the conv kernel, zero biases. `network.init` would fold a key and
-    draw once per layer (six random call sites for three layers), and every random call
-    site is a loop that XLA compiles (benchmarks/RESULTS.md, "The cold compile").
-    """
-    shapes = jax.eval_shape(network.init, key, obs)
-    leaves, treedef = jax.tree_util.tree_flatten_with_path(shapes)
-    kernels = [leaf.size for path, leaf in leaves if _leaf_name(path) == "kernel"]
-    pool = jax.random.uniform(key, (sum(kernels),), jnp.float32, -1.0, 1.0)  # the one draw
-    values, start = [], 0
-    for path, leaf in leaves:
-        name = _leaf_name(path)
-        if name == "bias":
-            values.append(jnp.zeros(leaf.shape, leaf.dtype))
-            continue
-        if name != "kernel" or leaf.ndim not in (2, 4):
-            raise ValueError(
-                f"init_params: no initializer for parameter {jax.tree_util.keystr(path)}"
-            )
-        u = pool[start : start + leaf.size].reshape(leaf.shape)
-        start += leaf.size
-        fan_in = int(np.prod(leaf.shape[:-1]))
-        if leaf.ndim == 2:  # Dense: Glorot uniform, U(-limit, limit)
-            limit = np.sqrt(6.0 / (fan_in + leaf.shape[-1]))
-            values.append((u * limit).astype(leaf.dtype))
-        else:  # Conv: LeCun normal, a standard normal truncated to (-2, 2), rescaled
-            bound = math.erf(2.0 / math.sqrt(2.0))
-            z = np.sqrt(2.0) * jax.scipy.special.erfinv(u * bound)
-            stddev = np.sqrt(1.0 / fan_in) / _TRUNCATED_NORMAL_STDDEV
-            values.append((z * stddev).astype(leaf.dtype))
-    return jax.tree_util.tree_unflatten(treedef, values)
-
-
-# The standard deviation of a standard normal truncated to (-2, 2) (flax's variance_scaling).
-_TRUNCATED_NORMAL_STDDEV = 0.87962566103423978
-
-
-def _leaf_name(path: Any) -> str:
-    last = path[-1]
-    return str(getattr(last, "key", last))
-
-
-def q_function(network: QNetwork) -> Callable[[Any, jax.Array], jax.Array]:
-    """`network.apply` typed as `(params, obs) -> q`."""
-
-    def q(params: Any, obs: jax.Array) -> jax.Array:
-        return cast(jax.Array, network.apply(params, obs))
-
-    return q
-
-
-def make_q_network(
-    num_actions: int,
-    hidden_sizes: Sequence[int],
-    activation: str,
-    obs_shape: Sequence[int],
-    torso: str = "auto",
-    dueling: bool = False,
-    obs_bounds: tuple[Any, Any] | None = None,
-) -> QNetwork:
-    """Builds the module; use it as the pure pair `init(key, obs)` / `apply(params, obs)`.
-
-    torso: "mlp", "conv" (needs (H, W, C) observations) or "auto" (conv exactly when the
-    observations are rank 3). obs_bounds: (low, high) of the observation space, to
-    rescale its bounded dimensions to [-1, 1] (`observation_scaling`).
-    """
-    if torso == "conv" and len(obs_shape) != 3:
+def builtin_torso(
+    name: str, hidden_sizes: Sequence[int], activation: str, obs_shape: Sequence[int]
+) -> nn.Module:
+    """ "mlp", "conv" (needs (H, W, C) observations) or "auto" (conv exactly when the
+    observations are rank 3)."""
+    if name == "conv" and len(obs_shape) != 3:
         raise ValueError(
             f"torso: conv needs image-like (H, W, C) observations, these have shape "
             f"{tuple(obs_shape)}; use torso=mlp or auto"
         )
-    if torso not in ("auto", "mlp", "conv"):
-        raise ValueError(f"torso: must be one of auto, mlp, conv, got {torso!r}")
-    return QNetwork(
-        num_actions=num_actions,
-        hidden_sizes=tuple(hidden_sizes),
-        activation=activation,
-        obs_ndim=len(obs_shape),
-        conv=torso == "conv" or (torso == "auto" and len(obs_shape) == 3),
-        dueling=dueling,
-        **({} if obs_bounds is None else observation_scaling(obs_shape, *obs_bounds)),
-    )
+    if name == "conv" or (name == "auto" and len(obs_shape) == 3):
+        return ConvTorso(tuple(hidden_sizes), activation)
+    return MLPTorso(tuple(hidden_sizes), activation, obs_ndim=len(obs_shape))
+
+
+def check_torso(torso: nn.Module, obs_shape: Sequence[int]) -> int:
+    """The feature width F of `torso` on observations of `obs_shape`; a one-line error for
+    a module that is not a torso (not a flax module, variables outside `params`, or an
+    output that is not `[batch, F]`)."""
+    name = type(torso).__name__
+    if not isinstance(torso, nn.Module):
+        raise ValueError(f"network: expected a flax.linen.Module torso, got {name}")
+    obs = jax.ShapeDtypeStruct((2, *obs_shape), jnp.float32)
+    variables = jax.eval_shape(torso.init, jax.random.key(0), obs)
+    extra = sorted(set(variables) - {"params"})
+    if extra:
+        raise ValueError(
+            f"network: {name} declares variables in {extra}; a torso keeps all of its "
+            f"variables in 'params' (use LayerNorm rather than BatchNorm)"
+        )
+    features = jax.eval_shape(torso.apply, variables, obs)
+    if not hasattr(features, "shape") or len(features.shape) != 2 or features.shape[0] != 2:
+        shape = getattr(features, "shape", type(features).__name__)
+        raise ValueError(
+            f"network: {name} maps observations (2, *obs_shape) to {shape}; a torso "
+            f"returns features [batch, F]"
+        )
+    return int(features.shape[1])
 
 
 def observation_scaling(obs_shape: Sequence[int], low: Any, high: Any) -> dict[str, Any]:

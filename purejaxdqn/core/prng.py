@@ -40,16 +40,35 @@ def _mulhi(a: jax.Array, b: np.uint32) -> jax.Array:
     return a_hi * b_hi + (lo_hi >> 16) + (hi_lo >> 16) + carry
 
 
+def _rounds(key_data: jax.Array, words: jax.Array, unroll: bool) -> jax.Array:
+    """Philox4x32-10 of counters `words` (uint32[4, *shape]) under key_data (uint32[2])."""
+
+    def round_(i: jax.Array, x: jax.Array) -> jax.Array:
+        step = i.astype(jnp.uint32)  # round i uses the key bumped i times
+        k0 = key_data[0] + step * _KEY_INCREMENTS[0]
+        k1 = key_data[1] + step * _KEY_INCREMENTS[1]
+        hi0, lo0 = _mulhi(x[0], _MULTIPLIERS[0]), x[0] * _MULTIPLIERS[0]
+        hi1, lo1 = _mulhi(x[2], _MULTIPLIERS[1]), x[2] * _MULTIPLIERS[1]
+        return jnp.stack([hi1 ^ x[1] ^ k0, lo1, hi0 ^ x[3] ^ k1, lo0])
+
+    return jax.lax.fori_loop(0, _ROUNDS, round_, words, unroll=unroll)
+
+
 def _philox(key_data: jax.Array, counters: list[jax.Array]) -> list[jax.Array]:
-    """Philox4x32-10 of four uint32 counter words (equal shapes) under key_data (uint32[2])."""
-    x0, x1, x2, x3 = counters
-    k0, k1 = key_data[0], key_data[1]
-    for _ in range(_ROUNDS):
-        hi0, lo0 = _mulhi(x0, _MULTIPLIERS[0]), x0 * _MULTIPLIERS[0]
-        hi1, lo1 = _mulhi(x2, _MULTIPLIERS[1]), x2 * _MULTIPLIERS[1]
-        x0, x1, x2, x3 = hi1 ^ x1 ^ k0, lo1, hi0 ^ x3 ^ k1, lo0
-        k0, k1 = k0 + _KEY_INCREMENTS[0], k1 + _KEY_INCREMENTS[1]
-    return [x0, x1, x2, x3]
+    """Philox4x32-10 of four uint32 counter words (equal shapes) under key_data (uint32[2]).
+
+    On the CPU the ten rounds are a loop: each draw site of a program then compiles to
+    one small kernel whose result XLA computes once, where the unrolled rounds (some 400
+    operations) were compiled, and computed, into every fusion that reads the draw
+    (benchmarks/RESULTS.md). Elsewhere they are unrolled, as in JAX's own impl."""
+    words = jnp.stack(counters)
+    out = jax.lax.platform_dependent(
+        key_data,
+        words,
+        cpu=lambda k, w: _rounds(k, w, unroll=False),
+        default=lambda k, w: _rounds(k, w, unroll=True),
+    )
+    return [out[0], out[1], out[2], out[3]]
 
 
 def _counters(shape: tuple[int, ...]) -> jax.Array:

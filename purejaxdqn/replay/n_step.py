@@ -21,7 +21,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from purejaxdqn.replay.buffers import Transition
+from purejaxdqn.replay.transition import Transition
 
 
 class Window(NamedTuple):

@@ -56,11 +56,16 @@ def plan(template: Any, capacity: int, num_runs: int, num_seeds: int) -> dict[st
     return {
         "state_bytes": total,
         "bytes_per_run": per_run,
-        "bytes_per_transition": transition_bytes(template.buffer.storage, capacity, num_runs),
+        "bytes_per_transition": transition_bytes(_storage(template.buffer), capacity, num_runs),
         "available_bytes": available,
         "fits": fits,
         "max_seeds": max_seeds,
     }
+
+
+def _storage(buffer: Any) -> Any:
+    """The stored transitions of a uniform or prioritized buffer's state."""
+    return getattr(buffer, "ring", buffer).storage
 
 
 def describe(p: dict[str, Any], num_runs: int) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from purejaxdqn.train.trainer import TrainResult
+from purejaxdqn.train import TrainResult
 
 
 def plot_learning_curve(result: TrainResult, path: Path) -> None:
@@ -25,7 +25,8 @@ def plot_learning_curve(result: TrainResult, path: Path) -> None:
     returns = np.asarray(result.metrics.eval_return_mean)
     if returns.ndim == 1:
         returns = returns[None]
-    returns = returns[:, : int(np.max(result.state.period))]  # the run ended when all froze
+    # the run ended when all froze
+    returns = returns[:, : int(np.max(result.state.progress.period))]
     grid = config.eval_frequency * np.arange(1, returns.shape[1] + 1)
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     for r in returns:

@@ -10,10 +10,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from purejaxdqn.agents import make_agent
 from purejaxdqn.config import DQNConfig
 from purejaxdqn.core import envs
-from purejaxdqn.core.networks import q_function
-from purejaxdqn.train.trainer import TrainResult, q_network_for
+from purejaxdqn.train import TrainResult
 
 
 def greedy_policy(
@@ -55,7 +55,7 @@ def policy_from_params(
     env, env_params = envs.resolve(config.env_id, env, env_params)
     obs_shape = tuple(env.observation_space(env_params).shape)
     params = jax.device_get(params)
-    q = q_function(q_network_for(config, env, env_params))
+    q = make_agent(config, env, env_params).q_values
 
     @jax.jit
     def q_values(obs: jax.Array) -> jax.Array:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from purejaxdqn.train.trainer import TrainResult
+from purejaxdqn.train import TrainResult
 
 NOTEBOOK_THRESHOLD = 195.0  # the notebook's criterion: last-100 training mean >= 195
 
@@ -49,5 +49,5 @@ def seed_summaries(result: TrainResult) -> list[dict[str, Any]]:
 
 
 def _diverged_step(result: TrainResult, i: int, num_seeds: int) -> int | None:
-    steps = np.asarray(result.state.diverged_step).reshape(num_seeds)
+    steps = np.asarray(result.state.progress.diverged_step).reshape(num_seeds)
     return int(steps[i]) if steps[i] >= 0 else None

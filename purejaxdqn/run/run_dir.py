@@ -18,7 +18,7 @@ import numpy as np
 
 from purejaxdqn.config import DQNConfig
 from purejaxdqn.run.reporting import seed_summaries
-from purejaxdqn.train.trainer import TrainResult
+from purejaxdqn.train import TrainResult
 
 RUN_FILE = "run.json"
 CHECKPOINTS = "checkpoints"
@@ -90,7 +90,7 @@ def load_params(path: Path) -> tuple[DQNConfig, Any]:
     ckpt = checkpoint_path(path)
     check_header(checkpoint.read_header(ckpt), config, ckpt)
     state, _ = checkpoint.load(ckpt, run.template, config.key_impl)
-    return config, state.params
+    return config, state.learner.params
 
 
 METRIC_COLUMNS = (
@@ -124,7 +124,7 @@ def metrics_rows(result: TrainResult, wall_time_s: float, num_seeds: int) -> lis
     Runs are setting-major: run r is seed r % num_seeds of setting r // num_seeds.
     """
     m = {k: np.asarray(v) for k, v in result.metrics._asdict().items()}
-    periods_run = np.asarray(result.state.period)
+    periods_run = np.asarray(result.state.progress.period)
     num_runs = m["env_step"].shape[0]
     periods_in_run = max(int(periods_run.max()), 1)  # the program returned after these
     rows = []

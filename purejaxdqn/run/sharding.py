@@ -16,7 +16,7 @@ Rounding: the partitioned program is deterministic (the same mesh gives the same
 process or several), but XLA compiles it differently from the one-device program: a sum
 over the batch (a bias gradient) is added in another order. Parameters then differ from
 the one-device run by a few float32 ulps while integers (env steps, episodes, actions) and
-greedy returns agree on the test runs (tests/test_sharding.py).
+greedy returns agree on the test runs (tests/run/test_sharding.py).
 """
 
 from __future__ import annotations
@@ -140,41 +140,30 @@ def barrier(name: str, timeout_s: float = 3600.0) -> None:
     """Waits until every process gets here (a no-op in a one-process run).
 
     CPU collectives (gloo) give up after 30 s when one process reaches a collective long
-    before another (one compiles slower, process 0 writes a large checkpoint); the
-    coordination service's barrier waits as long as `timeout_s`.
+    before another (one compiles slower, process 0 writes a large checkpoint); orbax's
+    barrier goes through the coordination service and waits as long as `timeout_s`.
     """
     global _barriers
     if jax.process_count() == 1:
         return
-    from jax._src import distributed  # the coordination client has no public handle
+    from orbax.checkpoint import multihost
 
-    _barriers += 1
-    client = distributed.global_state.client
-    if client is not None:
-        client.wait_at_barrier(f"purejaxdqn-{name}-{_barriers}", int(timeout_s * 1000))
+    _barriers += 1  # each barrier's name is used once
+    multihost.get_barrier_sync_fn()(
+        key=f"purejaxdqn-{name}-{_barriers}", timeout_ms=int(timeout_s * 1000)
+    )
 
 
-def agree(flag: bool, name: str, timeout_s: float = 3600.0) -> bool:
+def agree(flag: bool) -> bool:
     """Process 0's `flag`, on every process (itself in a one-process run).
 
     For decisions that must not differ between processes, such as "checkpoint now?" when
     each process reads its own clock: the processes would otherwise enter different
-    collectives. Goes through the coordination service's key-value store, which waits as
-    long as `timeout_s` (CPU collectives would give up after 30 s)."""
-    global _barriers
+    collectives. A device collective: call it where the processes are in step (after a
+    chunk, whose program ends with a reduction over every run)."""
     if jax.process_count() == 1:
         return flag
-    from jax._src import distributed  # the coordination client has no public handle
-
-    _barriers += 1
-    client = distributed.global_state.client
-    if client is None:  # several processes without jax.distributed: nothing to agree with
-        return flag
-    key = f"purejaxdqn-{name}-{_barriers}"
-    if jax.process_index() == 0:
-        client.key_value_set(key, "1" if flag else "0")
-        return flag
-    return client.blocking_key_value_get(key, int(timeout_s * 1000)) == "1"
+    return bool(multihost_utils.broadcast_one_to_all(np.asarray(flag)))
 
 
 def is_writer() -> bool:

@@ -9,17 +9,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from purejaxdqn.agents import make_agent
 from purejaxdqn.config import DQNConfig
 from purejaxdqn.core import envs
-from purejaxdqn.core.networks import q_function
-from purejaxdqn.train.trainer import q_network_for
 
 
 def greedy_episode(
     config: DQNConfig, env: Any, env_params: Any, params: Any, key: jax.Array, max_steps: int
 ) -> tuple[list[Any], float]:
     """Plays one greedy episode; returns the env states (first to last) and the return."""
-    q = q_function(q_network_for(config, env, env_params))
+    q = make_agent(config, env, env_params).q_values
     max_steps = min(max_steps, envs.max_episode_steps(env_params))
 
     @jax.jit

@@ -1,12 +1,23 @@
 """The training program: `make_train(config) -> train(key)`, one compiled scan."""
 
-from purejaxdqn.train.trainer import (
+from purejaxdqn.train.state import (
+    ActorState,
+    LearnerState,
     PeriodMetrics,
-    Trainer,
+    Progress,
     TrainResult,
     TrainState,
-    make_train,
-    make_trainer,
 )
+from purejaxdqn.train.trainer import Trainer, make_train, make_trainer
 
-__all__ = ["PeriodMetrics", "TrainResult", "TrainState", "Trainer", "make_train", "make_trainer"]
+__all__ = [
+    "ActorState",
+    "LearnerState",
+    "PeriodMetrics",
+    "Progress",
+    "TrainResult",
+    "TrainState",
+    "Trainer",
+    "make_train",
+    "make_trainer",
+]

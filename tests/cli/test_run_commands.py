@@ -231,9 +231,9 @@ def test_eval_table_json_and_gymnasium_backend(uninterrupted):
 def test_load_policy_matches_the_saved_parameters(uninterrupted):
     config, params = runs.load_params(uninterrupted)
     policy = purejaxdqn.load_policy(uninterrupted, seed_index=1)
-    from purejaxdqn.core.networks import make_q_network
+    from tests.helpers import cartpole_q_network
 
-    net = make_q_network(2, config.hidden_sizes, config.activation, (4,))
+    net = cartpole_q_network(config)
     obs = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
     p1 = jax.tree.map(lambda x: x[1], params)
     np.testing.assert_array_equal(

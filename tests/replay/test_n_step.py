@@ -10,7 +10,7 @@ import rlax
 
 from purejaxdqn.core import losses
 from purejaxdqn.replay import n_step
-from purejaxdqn.replay.buffers import Transition
+from purejaxdqn.replay.transition import Transition
 
 GAMMA = 0.9
 

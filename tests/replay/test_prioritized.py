@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from purejaxdqn.replay import sum_tree
-from purejaxdqn.replay.buffers import (
-    Transition,
+from purejaxdqn.replay.prioritized import (
     importance_weights,
     linear_beta,
     make_prioritized_replay_buffer,
 )
+from purejaxdqn.replay.transition import Transition
 
 
 def _transitions(values):
@@ -113,8 +113,11 @@ def test_new_transitions_enter_at_the_largest_priority():
     np.testing.assert_allclose(
         np.asarray(sum_tree.leaves(state.tree, 6)), [5, 0.5, 5, 5, 5, 5], rtol=1e-6
     )
-    assert int(state.size) == 6 and int(state.position) == 1
+    assert int(state.ring.size) == 6 and int(state.ring.position) == 1
     _check_sums(state.tree)
+    # An update that is not valid (a dropped gradient step) keeps the priorities.
+    kept = buf.update_priorities(state, jnp.array([1, 2]), jnp.array([9.0, 9.0]), jnp.bool_(False))
+    np.testing.assert_array_equal(np.asarray(kept.tree[-1]), np.asarray(state.tree[-1]))
 
 
 class TestPrioritizedBuffer(chex.TestCase):

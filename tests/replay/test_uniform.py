@@ -4,7 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from purejaxdqn.replay.buffers import Transition, make_replay_buffer
+from purejaxdqn.replay.transition import Transition
+from purejaxdqn.replay.uniform import make_replay_buffer
 
 
 def batch(values):

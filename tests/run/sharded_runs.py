@@ -4,19 +4,16 @@
 
 Saves, for a tiny config and 6 seeds: the runner sharded over 4 devices (6 runs padded to 8),
 over 1 device, and a plain `jit(vmap(train))` with its input sharded over the 4 devices;
-and a 2 settings x 3 seeds sweep over 4 devices and over 1; and the 4- and 1-device runs
-through the program cache, compiled and then loaded.
+and a 2 settings x 3 seeds sweep over 4 devices and over 1.
 """
 
 import sys
-import tempfile
-from pathlib import Path
 
 import jax
 import numpy as np
 
 import purejaxdqn
-from purejaxdqn.run import compilation_cache, sharding
+from purejaxdqn.run import sharding
 from purejaxdqn.run.runner import ChunkedRun
 from tests.helpers import tiny_config
 
@@ -54,20 +51,6 @@ def main(path: str) -> None:
     for name, devices in (("sweep_four", None), ("sweep_one", jax.devices()[:1])):
         sweep = ChunkedRun(cfg, num_seeds=3, seed=5, chunks=1, settings=settings, devices=devices)
         runs[name] = leaves(sweep.finish(sweep.run(sweep.init())))
-    # The program cache keeps the programs of each mesh apart (the same config and the
-    # same shapes, 8 runs, on 4 devices and on 1), and a second launch loads them back.
-    with tempfile.TemporaryDirectory() as cache:
-        purejaxdqn.enable_compilation_cache(cache)
-        for name, devices in (("four", None), ("one", jax.devices()[:1])):
-            for launch in (0, 1):
-                run = ChunkedRun(
-                    cfg, num_seeds=8, seed=3, chunks=2, devices=devices, program_cache=True
-                )
-                run.compile()
-                assert run.programs_loaded == 3 * launch, (name, launch, run.programs_loaded)
-                runs[f"cached_{name}_{launch}"] = leaves(run.finish(run.run(run.init())))
-        entries = list((Path(cache) / compilation_cache.PROGRAMS).iterdir())
-        assert len(entries) == 6, entries
     np.savez(path, **{f"{run}|{name}": x for run, data in runs.items() for name, x in data.items()})
 
 

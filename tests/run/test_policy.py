@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 
 import purejaxdqn
-from purejaxdqn.core.networks import make_q_network
-from tests.helpers import tiny_config
+from tests.helpers import cartpole_q_network, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +17,7 @@ def results():
 
 def test_greedy_policy_is_argmax_of_the_seeds_network(results):
     cfg, single, batched = results
-    net = make_q_network(2, cfg.hidden_sizes, cfg.activation, (4,))
+    net = cartpole_q_network(cfg)
     obs = np.random.default_rng(0).normal(size=(64, 4)).astype(np.float32)
     for result, index in ((single, 0), (batched, 0), (batched, 1)):
         params = (

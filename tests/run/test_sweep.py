@@ -124,8 +124,8 @@ def test_finish_without_state_keeps_small_fields_and_results():
     run = ChunkedRun(tiny_config(), num_seeds=2, seed=1, chunks=1)
     state = run.run(run.init())
     full, light = run.finish(state), run.finish(state, keep_state=False)
-    assert light.state.buffer is None and light.state.params is None
-    assert light.state.opt_state is None and light.state.env_state is None
+    assert light.state.buffer is None and light.state.learner is None
+    assert light.state.actor is None and light.state.progress is not None
     for a, b in zip(
         jax.tree.leaves((full.params, full.metrics, full.final_eval_returns)),
         jax.tree.leaves((light.params, light.metrics, light.final_eval_returns)),

@@ -24,16 +24,16 @@ def test_diverging_seed_is_isolated_flagged_and_keeps_finite_params():
     with_bad = train(keys, stack([sane, bad, sane]))
     with_sane = train(keys, stack([sane, other, sane]))
 
-    diverged = np.asarray(with_bad.state.diverged)
+    diverged = np.asarray(with_bad.state.progress.diverged)
     assert diverged.tolist() == [False, True, False]
-    assert not np.asarray(with_sane.state.diverged).any()
+    assert not np.asarray(with_sane.state.progress.diverged).any()
     first_update_step = cfg.learning_starts + cfg.train_frequency
-    assert int(with_bad.state.diverged_step[1]) == first_update_step
+    assert int(with_bad.state.progress.diverged_step[1]) == first_update_step
     assert np.asarray(with_bad.metrics.diverged)[1].all()
     # the bad seed kept its last finite (here: initial) parameters and stopped after one period
     for leaf in jax.tree.leaves(with_bad.params):
         assert np.isfinite(np.asarray(leaf)).all()
-    assert int(with_bad.state.period[1]) == 1
+    assert int(with_bad.state.progress.period[1]) == 1
     # seeds 0 and 2 are bit-for-bit those of the run where seed 1 was sane
     for a, b in zip(jax.tree.leaves(with_bad), jax.tree.leaves(with_sane), strict=True):
         if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
@@ -49,4 +49,5 @@ def test_diverging_seed_is_isolated_flagged_and_keeps_finite_params():
 
 def test_healthy_runs_are_not_flagged():
     r = jax.jit(purejaxdqn.make_train(tiny_config()))(jax.random.key(0))
-    assert not bool(r.state.diverged) and int(r.state.diverged_step) == -1
+    p = r.state.progress
+    assert not bool(p.diverged) and int(p.diverged_step) == -1

@@ -11,8 +11,8 @@ import pytest
 import purejaxdqn
 from purejaxdqn.config import DQNConfig
 from purejaxdqn.replay import sum_tree
-from purejaxdqn.train.trainer import make_optimizer, q_network_for
-from tests.helpers import ProbeEnv, probe_config, tiny_config
+from purejaxdqn.train.learning import make_optimizer
+from tests.helpers import ProbeEnv, learned_q, probe_config, tiny_config
 
 GAMMA = 0.5  # probe_config's
 TOL = 0.06
@@ -88,14 +88,6 @@ def test_linear_schedule_decays_adam_steps_from_the_traced_rates(end):
     np.testing.assert_allclose(-constant, 1e-2, rtol=1e-4)
 
 
-def learned_q(env, **changes):
-    cfg = probe_config(**changes)
-    result = jax.jit(purejaxdqn.make_train(cfg, env=env))(jax.random.key(0))
-    net = q_network_for(cfg, env, env.default_params)
-    obs = np.eye(env.num_positions, dtype=np.float32)
-    return np.asarray(net.apply(result.params, obs)), result
-
-
 def test_n_step_prioritized_dueling_bootstrap_from_the_final_observation():
     # The truncation probe of test_probe_envs with 2-step returns, prioritized replay and
     # a dueling head: start A -> B (reward 0), B -> B (reward 1), truncated after 2 steps.
@@ -111,9 +103,9 @@ def test_n_step_prioritized_dueling_bootstrap_from_the_final_observation():
     q, result = learned_q(env, n_step=2, prioritized_replay=True, dueling=True)
     np.testing.assert_allclose(q, [[1.0, 1.0], [2.0, 2.0]], atol=TOL)
     buf = result.state.buffer
-    steps = np.asarray(buf.storage.steps)
+    steps = np.asarray(buf.ring.storage.steps)
     assert set(np.unique(steps)) == {1, 2}  # from B the time limit cuts every sum at 1 step
-    assert not np.asarray(buf.storage.terminated).any()
+    assert not np.asarray(buf.ring.storage.terminated).any()
     # Priorities follow the TD errors: large early (the max priority ** alpha rose above
     # the insertion value 1), near (0 + epsilon) ** alpha once the values are learned.
     leaves = np.asarray(sum_tree.leaves(buf.tree, probe_config().buffer_size))
@@ -145,12 +137,13 @@ def test_default_config_keeps_the_one_step_uniform_program():
     # the one-step fields and there is no n-step window or sum tree.
     train = purejaxdqn.make_train(tiny_config())
     state = jax.eval_shape(train, jax.random.key(0)).state
-    assert state.n_step_window is None
+    assert state.actor.window is None
     assert state.buffer.storage._fields[:5] == ("obs", "action", "reward", "next_obs", "terminated")
     assert state.buffer.storage.steps is None
     assert not hasattr(state.buffer, "tree")
-    assert len(jax.tree.leaves(state.opt_state)) == len(
+    learner = state.learner
+    assert len(jax.tree.leaves(learner.opt_state)) == len(
         jax.tree.leaves(
-            optax.chain(optax.clip_by_global_norm(1.0), optax.adam(1e-3)).init(state.params)
+            optax.chain(optax.clip_by_global_norm(1.0), optax.adam(1e-3)).init(learner.params)
         )
     )

@@ -6,27 +6,14 @@ as a terminal state, or if the bootstrap uses the auto-reset observation instead
 gymnax's `info["final_observation"]`.
 """
 
-import jax
 import numpy as np
 import pytest
 
 import purejaxdqn
-from purejaxdqn.core.networks import make_q_network
-from tests.helpers import ProbeEnv, probe_config
+from tests.helpers import ProbeEnv, learned_q
 
 GAMMA = 0.5
 TOL = 0.06
-
-
-def learned_q(env, **changes):
-    cfg = probe_config(**changes)
-    result = jax.jit(purejaxdqn.make_train(cfg, env=env))(jax.random.key(0))
-    params = env.default_params
-    net = make_q_network(
-        env.num_actions, cfg.hidden_sizes, cfg.activation, env.observation_space(params).shape
-    )
-    obs = np.eye(env.num_positions, dtype=np.float32)
-    return np.asarray(net.apply(result.params, obs)), result
 
 
 def test_one_step_terminal_reward():

@@ -1,5 +1,3 @@
-import functools
-
 import chex
 import jax
 import jax.numpy as jnp
@@ -154,7 +152,7 @@ def test_frozen_seed_stops_learning_and_repeats_its_last_row():
     assert frozen.all()
     steps = np.asarray(r.metrics.env_step)
     assert np.all(steps == cfg.eval_frequency)  # no steps after freezing
-    assert int(r.state.period) == 1
+    assert int(r.state.progress.period) == 1
 
 
 def test_frozen_seeds_under_vmap_match_their_single_runs():
@@ -163,12 +161,12 @@ def test_frozen_seeds_under_vmap_match_their_single_runs():
     train = purejaxdqn.make_train(cfg)
     keys = jax.random.split(jax.random.key(11), 4)
     batched = jax.jit(jax.vmap(train))(keys)
-    periods = np.asarray(batched.state.period)
+    periods = np.asarray(batched.state.progress.period)
     assert len(set(periods.tolist())) > 1, periods  # the seeds really stop at different times
     single = jax.jit(train)
     for i, key in enumerate(keys):
         alone = single(key)
-        assert int(alone.state.period) == periods[i]
+        assert int(alone.state.progress.period) == periods[i]
         np.testing.assert_array_equal(
             np.asarray(alone.metrics.env_step), np.asarray(batched.metrics.env_step)[i]
         )
@@ -182,26 +180,13 @@ def test_frozen_seeds_under_vmap_match_their_single_runs():
 
 
 @pytest.mark.parametrize("tau", [1.0, 0.5])
-def test_target_updates_in_blocks_equal_a_select_every_iteration(cfg, monkeypatch, tau):
-    """Where target updates divide a period they end blocks of iterations; the same run
-    with a select in every iteration (the path for periods they do not divide) gives the
-    same bits, but for the logged mean loss: its 100 values are summed as 10 x 10."""
-    import purejaxdqn.train.trainer as train_module
-
+def test_targets_update_every_target_update_frequency_env_steps(cfg, tau):
+    """Every 10th iteration (40 env steps) here, and so at the end of every period of 100
+    iterations: a hard copy leaves the target equal to the final params, Polyak does not."""
     c = cfg.replace(tau=tau)
     assert c.iterations_per_period % c.target_update_iterations == 0
-    blocked = jax.jit(purejaxdqn.make_train(c))(jax.random.key(1))
-    monkeypatch.setattr(train_module, "_BLOCKED_TARGET_UPDATES", False)
-    selected = jax.jit(purejaxdqn.make_train(c))(jax.random.key(1))
-    np.testing.assert_allclose(blocked.metrics.loss, selected.metrics.loss, rtol=1e-6)
-
-    def without_loss(r):
-        m = r.metrics._replace(loss=None)
-        return r.replace(metrics=m, state=r.state.replace(history=m))
-
-    assert leaves_equal(without_loss(blocked), without_loss(selected))
-    # every period ends with an update: a hard copy leaves the target equal to the params
-    assert leaves_equal(blocked.state.target_params, blocked.params) == (tau == 1.0)
+    r = jax.jit(purejaxdqn.make_train(c))(jax.random.key(1))
+    assert leaves_equal(r.state.learner.target_params, r.params) == (tau == 1.0)
 
 
 def test_target_update_off_the_period_boundary(cfg):
@@ -210,7 +195,7 @@ def test_target_update_off_the_period_boundary(cfg):
     c = cfg.replace(target_update_frequency=56)
     assert c.iterations_per_period % c.target_update_iterations != 0
     r = jax.jit(purejaxdqn.make_train(c))(jax.random.key(1))
-    assert not leaves_equal(r.state.target_params, r.params)
+    assert not leaves_equal(r.state.learner.target_params, r.params)
 
 
 def _after_periods(cfg, periods, key=0):
@@ -226,12 +211,12 @@ def test_warm_up_acts_at_random_stores_everything_and_does_not_learn():
     cfg = tiny_config(eval_frequency=200, total_timesteps=600, epsilon_start=0.3)
     init = jax.jit(purejaxdqn.make_trainer(cfg).init)(jax.random.key(0), cfg.hyperparams())
     warm = _after_periods(cfg, 1)
-    assert int(warm.env_step) == cfg.learning_starts
+    assert int(warm.progress.env_step) == cfg.learning_starts
     assert int(warm.buffer.size) == cfg.learning_starts  # every transition stored
-    assert leaves_equal(warm.params, init.params) and leaves_equal(warm.opt_state, init.opt_state)
-    assert np.isnan(warm.history.loss[0])  # no update counted
+    assert leaves_equal(warm.learner, init.learner)  # params, target and Adam untouched
+    assert np.isnan(warm.progress.history.loss[0])  # no update counted
     # The decay starts with learning: the period's last row shows the next step's rate.
-    np.testing.assert_allclose(warm.history.epsilon[0], 0.3)
+    np.testing.assert_allclose(warm.progress.history.epsilon[0], 0.3)
     # Yet the warm-up's actions were uniform, not 70% greedy: they do not depend on the
     # network (another width, the same actions).
     other = _after_periods(cfg.replace(hidden_sizes=(5, 7)), 1)
@@ -240,9 +225,9 @@ def test_warm_up_acts_at_random_stores_everything_and_does_not_learn():
     assert 0.35 < actions.mean() < 0.65  # both CartPole actions, about evenly
     # Learning starts right after: the next period updates every iteration.
     learned = _after_periods(cfg, 2)
-    assert np.isfinite(learned.history.loss[1])
-    assert not leaves_equal(learned.params, init.params)
-    adam = learned.opt_state[1][0]  # clip_by_global_norm, then Adam (count, mu, nu)
+    assert np.isfinite(learned.progress.history.loss[1])
+    assert not leaves_equal(learned.learner.params, init.learner.params)
+    adam = learned.learner.opt_state[1][0]  # clip_by_global_norm, then Adam (count, mu, nu)
     assert int(adam.count) == cfg.iterations_per_period * cfg.gradient_steps
 
 
@@ -250,29 +235,10 @@ def test_n_step_warm_up_skips_the_filling_window_and_per_keeps_its_priorities():
     cfg = tiny_config(eval_frequency=200, total_timesteps=600, n_step=3, prioritized_replay=True)
     warm = _after_periods(cfg, 1)
     pending = (cfg.n_step - 1) * cfg.num_envs  # the window's first n - 1 steps
-    assert int(warm.buffer.size) == cfg.learning_starts - pending
+    assert int(warm.buffer.ring.size) == cfg.learning_starts - pending
     # New transitions enter at priority 1; the warm-up's dropped updates changed none.
     priorities = np.asarray(warm.buffer.tree[-1])
-    np.testing.assert_array_equal(priorities[: int(warm.buffer.size)], 1.0)
-    np.testing.assert_array_equal(priorities[int(warm.buffer.size) :], 0.0)
+    size = int(warm.buffer.ring.size)
+    np.testing.assert_array_equal(priorities[:size], 1.0)
+    np.testing.assert_array_equal(priorities[size:], 0.0)
     assert float(warm.buffer.max_priority) == 1.0
-
-
-def test_run_can_make_the_final_evaluation_for_a_finish_that_only_reads_it(cfg):
-    """The chunked runner's route: `run(..., final_eval=True)` evaluates once no periods
-    are left, and `finish(..., evaluated=True)` reads it: the same bits as `finish`."""
-    trainer = purejaxdqn.make_trainer(cfg)
-    hp = cfg.hyperparams()
-    state = jax.jit(trainer.init)(jax.random.key(4), hp)
-    run = jax.jit(trainer.run)  # one program for both values of the traced flag
-    state = run(state, hp, cfg.num_periods, False)
-    np.testing.assert_array_equal(state.final_eval_returns, 0.0)  # not evaluated yet
-    evaluated = run(state, hp, 0, True)  # stop 0: no periods, only the evaluation
-    assert int(evaluated.period) == int(state.period)
-    assert leaves_equal(evaluated.params, state.params)
-    expected = jax.jit(trainer.finish)(state, hp)
-    got = jax.jit(functools.partial(trainer.finish, evaluated=True))(evaluated, hp)
-    np.testing.assert_array_equal(got.final_eval_returns, expected.final_eval_returns)
-    assert np.all(np.asarray(got.final_eval_returns) >= 1.0)  # CartPole pays 1 per step
-    assert leaves_equal(got.metrics, expected.metrics)
-    assert run._cache_size() == 1

@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import rlax
 
+from purejaxdqn.agents import dqn
 from purejaxdqn.core import losses
 
 BATCH, ACTIONS = 64, 5
@@ -33,7 +34,7 @@ class TestAgainstRlax(chex.TestCase):
         for seed in (0, 1):
             b = _batch(seed)
             discount = losses.discount(b["terminated"], jnp.float32(0.97))
-            ours = self.variant(losses.batched_td_errors, static_argnums=5)(
+            ours = self.variant(dqn.batched_td_errors, static_argnums=5)(
                 b["q_tm1"], b["a_tm1"], b["r_t"], discount, b["q_t_target"], None
             )
             theirs = self.variant(jax.vmap(rlax.q_learning))(
@@ -45,7 +46,7 @@ class TestAgainstRlax(chex.TestCase):
     def test_double_dqn_td_errors_match_rlax_double_q_learning(self):
         b = _batch(2)
         discount = losses.discount(b["terminated"], jnp.float32(0.99))
-        ours = self.variant(losses.batched_td_errors)(
+        ours = self.variant(dqn.batched_td_errors)(
             b["q_tm1"], b["a_tm1"], b["r_t"], discount, b["q_t_target"], b["q_t_online"]
         )
         theirs = self.variant(jax.vmap(rlax.double_q_learning))(
@@ -63,7 +64,7 @@ class TestAgainstRlax(chex.TestCase):
         expected = np.where(np.asarray(b["terminated"]), 0.0, 0.95 ** np.asarray(b["steps"]))
         np.testing.assert_allclose(np.asarray(discount), expected, rtol=1e-6)
         for online in (None, b["q_t_online"]):
-            ours = losses.batched_td_errors(
+            ours = dqn.batched_td_errors(
                 b["q_tm1"], b["a_tm1"], b["r_t"], discount, b["q_t_target"], online
             )
             if online is None:

@@ -1,0 +1,165 @@
+"""Two commits side by side in one run: compile, throughput at equal work, time to solve.
+
+    python benchmarks/ab.py 7c09753 HEAD                 # the redesign against the commit before it
+    python benchmarks/ab.py HEAD~1 HEAD --repeats 3 --parts fixed
+    python benchmarks/ab.py HEAD HEAD --repeats 2        # a noise check: A equals B
+    python benchmarks/ab.py HEAD . --parts fixed         # ".": the working tree, uncommitted
+
+Each commit's `purejaxdqn/` is exported (`git archive`) to a temporary folder; every
+measurement is a fresh Python process with that folder first on `PYTHONPATH` and a new,
+empty JAX cache folder, and the two commits alternate (A, B, A, B, ...), so that a shared
+machine's slow minutes fall on both. Parts, each for the `cartpole` preset (`--preset`):
+- `fixed`: equal work, no freezing, `--steps` env steps per seed (50k), for 1 and 8
+  seeds: the cold compile of `jax.jit(jax.vmap(make_train(cfg)))` and the median of
+  `--calls` calls (3) of the compiled program, as env steps per second;
+- `solve`: time to solve with 8 seeds, the preset as it is (solved seeds freeze):
+  compile plus one call, and how many seeds' final greedy return reach the threshold.
+Only public names that both commits have are used (`make_train`, `presets`). Prints a
+markdown table of medians and the ratio B / A, then every measurement; writes nothing
+unless `--json FILE`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+CHILD = r"""
+import json, sys, time
+import jax, numpy as np, purejaxdqn
+assert purejaxdqn.__file__.startswith(sys.argv[1]), purejaxdqn.__file__
+jax.config.update("jax_compilation_cache_dir", sys.argv[2])
+part, preset = sys.argv[3], sys.argv[7]
+seeds, calls, steps = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
+cfg = purejaxdqn.presets.get(preset)
+if part == "fixed":
+    cfg = cfg.replace(freeze_when_solved=False, total_timesteps=steps)
+keys = jax.random.split(jax.random.key(0), seeds)
+t = time.perf_counter()
+compiled = jax.jit(jax.vmap(purejaxdqn.make_train(cfg))).lower(keys).compile()
+out = {"compile": time.perf_counter() - t, "runs": []}
+for _ in range(calls):
+    t = time.perf_counter()
+    result = jax.block_until_ready(compiled(keys))
+    out["runs"].append(time.perf_counter() - t)
+env_steps = np.asarray(result.metrics.env_step)[:, -1]
+out["env_steps"] = int(env_steps.sum())
+final = np.asarray(result.final_eval_returns).mean(-1)
+threshold = cfg.resolved_solve_threshold
+out["solved"] = int((final >= threshold).sum()) if threshold is not None else None
+print(json.dumps(out))
+"""
+
+
+def export(commit: str, folder: Path) -> Path:
+    """The commit's purejaxdqn/ in `folder`; "." copies the working tree's instead."""
+    if commit == ".":
+        shutil.copytree(REPO / "purejaxdqn", folder / "purejaxdqn")
+        return folder
+    folder.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", commit, "purejaxdqn"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def measure(tree: Path, part: str, seeds: int, calls: int, steps: int, preset: str) -> dict:
+    with tempfile.TemporaryDirectory() as cache:
+        args = [str(tree), cache, part, str(seeds), str(calls), str(steps), preset]
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, *args],
+            check=True,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(tree), "JAX_PLATFORMS": "cpu"},
+            cwd=tree,  # `python -c` puts the working folder first on sys.path
+        )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def cases(parts: list[str], calls: int) -> list[tuple[str, int, int]]:
+    """(part, seeds, calls) of each measurement in one repeat."""
+    out = []
+    if "fixed" in parts:
+        out += [("fixed", 1, calls), ("fixed", 8, calls)]
+    if "solve" in parts:
+        out += [("solve", 8, 1)]
+    return out
+
+
+def table(commits: list[str], runs: dict[tuple, list[dict]]) -> list[str]:
+    a, b = commits
+    lines = [f"| measurement | {a} median | {b} median | {b} / {a} |", "|---|---|---|---|"]
+
+    def row(label: str, values: list[float], fmt: str) -> None:
+        lines.append(
+            f"| {label} | {values[0]:{fmt}} | {values[1]:{fmt}} | {values[1] / values[0]:.2f}x |"
+        )
+
+    for part, seeds in sorted({(p, s) for p, s, _ in runs}):
+        per = [runs[(part, seeds, i)] for i in (0, 1)]
+        compile_s = [statistics.median(r["compile"] for r in rs) for rs in per]
+        run_s = [statistics.median(statistics.median(r["runs"]) for r in rs) for rs in per]
+        row(f"{part}, {seeds} seeds: cold compile s", compile_s, ".2f")
+        if part == "fixed":
+            rates = [
+                statistics.median(r["env_steps"] / statistics.median(r["runs"]) for r in rs)
+                for rs in per
+            ]
+            row(f"{part}, {seeds} seeds: run s (median of calls)", run_s, ".2f")
+            row(f"{part}, {seeds} seeds: env steps/s", rates, ",.0f")
+        else:
+            total = [statistics.median(r["compile"] + r["runs"][0] for r in rs) for rs in per]
+            row(f"{part}, {seeds} seeds: compile + run s", total, ".2f")
+            solved = [[r["solved"] for r in rs] for rs in per]
+            lines.append(
+                f"| {part}, {seeds} seeds: solved per launch | {solved[0]} | {solved[1]} | |"
+            )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("commits", nargs=2, help="commit A and commit B (any git revision)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=3, help="calls of each fixed-work program")
+    parser.add_argument("--steps", type=int, default=50_000, help="env steps per seed (fixed)")
+    parser.add_argument("--preset", default="cartpole")
+    parser.add_argument("--parts", default="fixed,solve", help="comma-separated: fixed, solve")
+    parser.add_argument("--json", type=Path, help="also write every measurement here")
+    args = parser.parse_args()
+    parts = args.parts.split(",")
+    if not set(parts) <= {"fixed", "solve"}:
+        parser.error(f"--parts: choose from fixed, solve; got {args.parts}")
+    runs: dict[tuple, list[dict[str, Any]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        # one folder per argument: a revision may hold "/", and A may equal B (a noise check)
+        trees = [export(c, Path(tmp) / f"tree{i}") for i, c in enumerate(args.commits)]
+        for _ in range(args.repeats):
+            for part, seeds, calls in cases(parts, args.calls):
+                for i, tree in enumerate(trees):
+                    result = measure(tree, part, seeds, calls, args.steps, args.preset)
+                    runs.setdefault((part, seeds, i), []).append(result)
+                    print(part, seeds, args.commits[i], json.dumps(result), file=sys.stderr)
+    print("\n".join(table(args.commits, runs)))
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {f"{k[0]}|{k[1]}|{args.commits[k[2]]}": v for k, v in runs.items()}, indent=1
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

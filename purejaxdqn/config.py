@@ -1,27 +1,27 @@
 """`DQNConfig`: every hyperparameter of a run, typed, frozen and validated.
 
-Each field is either *static* or *traced*:
-
-* static fields fix a shape, a loop count or the structure of the program
-  (sizes, frequencies, the network, the loss). Changing one recompiles.
-* traced fields are plain numbers inside the compiled program
-  (`Hyperparams`: learning rate, gamma, epsilon ends and decay, tau, gradient
-  clipping). `make_train(config)` returns `train(key, hyperparams=None)`; pass a
-  different `Hyperparams` (or vmap over a batch of them) and nothing recompiles.
+Each field declares once, where it is defined: whether it is *static* (it fixes a shape, a
+loop count or the program's structure; changing it recompiles) or *traced* (a number
+inside the compiled program), what it means, and which values it allows. The rest is
+derived from those declarations: `Hyperparams` (the traced values `train(key,
+hyperparams)` takes, vmappable), `parse_value` (the CLI's `--set FIELD=VALUE`), and the
+fields a sweep may vary (`traced_fields()`).
 
 Timestep counts (`total_timesteps`, `learning_starts`, `train_frequency`,
-`target_update_frequency`, `eval_frequency`, `epsilon_decay_steps`) are
-environment steps summed over the `num_envs` vectorized environments.
+`target_update_frequency`, `eval_frequency`, `epsilon_decay_steps`) are environment
+steps summed over the `num_envs` vectorized environments.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import functools
 import json
 import math
-from typing import Any, NamedTuple
-
-import jax.numpy as jnp
+import typing
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 ACTIVATIONS = ("relu", "swish", "tanh", "elu", "gelu")
 LOSSES = ("mse", "huber")
@@ -35,137 +35,232 @@ SOLVE_THRESHOLDS = {
     "MountainCar-v0": -110.0,
 }
 
-
-class Hyperparams(NamedTuple):
-    """The traced hyperparameters: scalars here, or arrays with a leading axis to vmap."""
-
-    learning_rate: Any  # shape=(), float32
-    gamma: Any  # shape=(), float32
-    epsilon_start: Any  # shape=(), float32
-    epsilon_end: Any  # shape=(), float32
-    epsilon_decay_steps: Any  # shape=(), float32
-    tau: Any  # shape=(), float32
-    max_grad_norm: Any  # shape=(), float32; inf means no clipping
-    # Defaults keep `Hyperparams(...)` calls written before these fields existed working.
-    learning_rate_end: Any = 0.0  # shape=(), float32: used by the "linear" schedule
-    priority_alpha: Any = 0.6  # shape=(), float32: used with prioritized_replay
-    priority_beta_start: Any = 0.4  # shape=(), float32: used with prioritized_replay
+Check = Callable[[str, Any], None]  # (field name, value) -> None, or ValueError
 
 
-def _static(default: Any, doc: str) -> Any:
-    return dataclasses.field(default=default, metadata={"traced": False, "doc": doc})
+# ------------------------------------------------------------ field checks
+def _fail(name: str, allowed: str, value: Any) -> None:
+    raise ValueError(f"{name}: must be {allowed}, got {value!r}")
 
 
-def _traced(default: Any, doc: str) -> Any:
-    return dataclasses.field(default=default, metadata={"traced": True, "doc": doc})
+def _integer(low: int) -> Check:
+    allowed = "a positive integer" if low == 1 else f"an integer >= {low}"
+
+    def check(name: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            _fail(name, allowed, value)
+
+    return check
+
+
+def _number(low: float, high: float = math.inf, low_open: bool = False) -> Check:
+    if high == math.inf:
+        allowed = f"> {low:g}" if low_open else f">= {low:g}"
+    else:
+        allowed = f"in ({low:g}, {high:g}]" if low_open else f"in [{low}, {high}]"
+
+    def check(name: str, value: Any) -> None:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not (low < value if low_open else low <= value) or not value <= high:
+            _fail(name, allowed, value)
+
+    return check
+
+
+def _optional(check: Check, allowed: str) -> Check:
+    def optional(name: str, value: Any) -> None:
+        if value is None:
+            return
+        try:
+            check(name, value)
+        except ValueError:
+            _fail(name, allowed, value)
+
+    return optional
+
+
+def _one_of(options: Sequence[str]) -> Check:
+    def check(name: str, value: Any) -> None:
+        if value not in options:
+            _fail(name, f"one of {tuple(options)}", value)
+
+    return check
+
+
+def _flag(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        _fail(name, "true or false", value)
+
+
+def _widths(name: str, value: Any) -> None:
+    if not value or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in value):
+        _fail(name, "one or more positive widths", value)
+
+
+def _env_id(name: str, value: Any) -> None:
+    from purejaxdqn.core import envs  # local: keeps `import purejaxdqn.config` light
+
+    envs.check_env_id(value)
+
+
+def _key_impl(name: str, value: Any) -> None:
+    from purejaxdqn.core import prng
+
+    prng.check_impl(value)
+
+
+def _field(default: Any, doc: str, check: Check, traced: bool = False) -> Any:
+    return dataclasses.field(
+        default=default, metadata={"traced": traced, "doc": doc, "check": check}
+    )
+
+
+def _static(default: Any, doc: str, check: Check) -> Any:
+    return _field(default, doc, check)
+
+
+def _traced(default: Any, doc: str, check: Check) -> Any:
+    return _field(default, doc, check, traced=True)
+
+
+_POSITIVE, _COUNT, _UNIT = _integer(1), _integer(0), _number(0.0, 1.0)
 
 
 @dataclasses.dataclass(frozen=True)
 class DQNConfig:
     """A complete, validated DQN configuration. Build variants with `.replace(**changes)`."""
 
-    env_id: str = _static("CartPole-v1", "gymnax environment id")
+    env_id: str = _static("CartPole-v1", "gymnax environment id", _env_id)
     total_timesteps: int = _static(
         100_000,
         "env steps in the run, warm-up included; rounded down to whole eval periods",
+        _POSITIVE,
     )
-    num_envs: int = _static(4, "environments stepped in parallel per seed")
-    buffer_size: int = _static(50_000, "replay buffer capacity in transitions")
-    batch_size: int = _static(64, "transitions per gradient step")
+    num_envs: int = _static(4, "environments stepped in parallel per seed", _POSITIVE)
+    buffer_size: int = _static(50_000, "replay buffer capacity in transitions", _POSITIVE)
+    batch_size: int = _static(64, "transitions per gradient step", _POSITIVE)
     learning_starts: int = _static(
         1_000,
         "env steps of uniformly random warm-up before learning (multiple of num_envs); "
         "learning starts with the first round of gradient steps after them",
+        _COUNT,
     )
     train_frequency: int = _static(
-        4, "env steps between rounds of gradient steps (multiple of num_envs)"
+        4, "env steps between rounds of gradient steps (multiple of num_envs)", _POSITIVE
     )
-    gradient_steps: int = _static(1, "gradient steps per round")
+    gradient_steps: int = _static(1, "gradient steps per round", _POSITIVE)
     target_update_frequency: int = _static(
-        500, "env steps between target updates (multiple of train_frequency)"
+        500, "env steps between target updates (multiple of train_frequency)", _POSITIVE
     )
-    tau: float = _traced(1.0, "target update rate: 1.0 is a hard copy, below 1 Polyak averaging")
-    gamma: float = _traced(0.99, "discount factor in [0, 1]")
-    learning_rate: float = _traced(1e-3, "Adam learning rate")
+    tau: float = _traced(
+        1.0,
+        "target update rate: 1.0 is a hard copy, below 1 Polyak averaging",
+        _number(0.0, 1.0, low_open=True),
+    )
+    gamma: float = _traced(0.99, "discount factor in [0, 1]", _UNIT)
+    learning_rate: float = _traced(1e-3, "Adam learning rate", _number(0.0, low_open=True))
     max_grad_norm: float | None = _traced(
-        10.0, "clip gradients to this global norm; None for no clipping"
+        10.0,
+        "clip gradients to this global norm; None for no clipping",
+        _optional(_number(0.0, low_open=True), "> 0 or None (no clipping)"),
     )
-    epsilon_start: float = _traced(1.0, "exploration rate when learning starts")
-    epsilon_end: float = _traced(0.05, "exploration rate after the decay")
+    epsilon_start: float = _traced(1.0, "exploration rate when learning starts", _UNIT)
+    epsilon_end: float = _traced(0.05, "exploration rate after the decay", _UNIT)
     epsilon_decay_steps: int = _traced(
-        20_000, "env steps after learning_starts over which epsilon decays linearly"
+        20_000, "env steps after learning_starts over which epsilon decays linearly", _COUNT
     )
-    hidden_sizes: tuple[int, ...] = _static((64, 64), "widths of the MLP's hidden layers")
-    activation: str = _static("relu", f"hidden activation, one of {ACTIVATIONS}")
-    double_q: bool = _static(True, "Double DQN targets (van Hasselt et al. 2016) instead of DQN")
-    loss: str = _static("mse", f"TD loss, one of {LOSSES}")
+    hidden_sizes: tuple[int, ...] = _static((64, 64), "widths of the MLP's hidden layers", _widths)
+    activation: str = _static(
+        "relu", f"hidden activation, one of {ACTIVATIONS}", _one_of(ACTIVATIONS)
+    )
+    double_q: bool = _static(
+        True, "Double DQN targets (van Hasselt et al. 2016) instead of DQN", _flag
+    )
+    loss: str = _static("mse", f"TD loss, one of {LOSSES}", _one_of(LOSSES))
     eval_frequency: int = _static(
         5_000,
         "env steps between greedy evaluations, counted from the run's first step "
         "(multiple of train_frequency)",
+        _POSITIVE,
     )
     eval_episodes: int = _static(
-        100, "fresh episodes per greedy evaluation (also the final evaluation)"
+        100, "fresh episodes per greedy evaluation (also the final evaluation)", _POSITIVE
     )
     solve_threshold: float | None = _static(
-        None, "greedy eval return that counts as solved; None: the env's registered threshold"
+        None,
+        "greedy eval return that counts as solved; None: the env's registered threshold",
+        _optional(_number(-math.inf), "a number or None"),
     )
     freeze_when_solved: bool = _static(
         False,
         "stop a seed's learning (freeze its parameters) once a greedy eval reaches "
         "solve_threshold, as the notebook stops when solved",
+        _flag,
     )
     dueling: bool = _static(
-        False, "dueling head: Q = V + A - mean(A) from a shared torso (Wang et al. 2016)"
+        False, "dueling head: Q = V + A - mean(A) from a shared torso (Wang et al. 2016)", _flag
     )
     n_step: int = _static(
         1,
         "rewards summed per stored transition (n-step returns; cut at episode ends, "
         "bootstrapping from the final observation at a time limit)",
+        _integer(1),
     )
     prioritized_replay: bool = _static(
         False,
         "proportional prioritized replay with a sum tree and importance-sampling weights "
         "(Schaul et al. 2016)",
+        _flag,
     )
     priority_alpha: float = _traced(
-        0.6, "prioritized replay: sampling probability proportional to priority ** alpha"
+        0.6, "prioritized replay: sampling probability proportional to priority ** alpha", _UNIT
     )
     priority_beta_start: float = _traced(
         0.4,
         "prioritized replay: importance-sampling exponent at learning_starts, annealed "
         "linearly to 1 at total_timesteps",
+        _UNIT,
     )
     priority_epsilon: float = _static(
-        1e-6, "prioritized replay: priority = |TD error| + priority_epsilon"
+        1e-6,
+        "prioritized replay: priority = |TD error| + priority_epsilon (> 0: every stored "
+        "transition keeps a chance to be sampled)",
+        _number(0.0, low_open=True),
     )
     learning_rate_schedule: str = _static(
         "constant",
         f"one of {LEARNING_RATE_SCHEDULES}: linear decays learning_rate to learning_rate_end "
         f"over the run's gradient steps",
+        _one_of(LEARNING_RATE_SCHEDULES),
     )
     learning_rate_end: float = _traced(
-        0.0, "final learning rate of the linear schedule (unused when constant)"
+        0.0,
+        "final learning rate of the linear schedule (unused when constant)",
+        _number(0.0),
     )
     normalize_observations: bool = _static(
         False,
         "rescale each observation dimension that the env's observation space bounds to "
         "[-1, 1], inside the Q-network (unbounded ones: infinite or float32's largest value)",
+        _flag,
     )
     torso: str = _static(
         "auto",
         f"one of {TORSOS}: auto is conv for image-like (H, W, C) observations (MinAtar), "
         f"else an MLP; conv is one 16-channel 3x3 convolution before hidden_sizes",
+        _one_of(TORSOS),
     )
     key_impl: str = _static(
         "philox4x32",
         "jax.random key implementation of the run's random numbers: philox4x32 or "
         "threefry2x32 (JAX's default)",
+        _key_impl,
     )
 
     def __post_init__(self) -> None:
-        # Normalise JSON-friendly types (lists from JSON, ints for floats).
-        object.__setattr__(self, "hidden_sizes", tuple(int(h) for h in self.hidden_sizes))
+        # Normalise JSON-friendly types (lists from JSON).
+        if isinstance(self.hidden_sizes, list | tuple):
+            object.__setattr__(self, "hidden_sizes", tuple(self.hidden_sizes))
         self.validate()
 
     # ----------------------------------------------------------------- derived
@@ -207,140 +302,41 @@ class DQNConfig:
 
     def hyperparams(self) -> Hyperparams:
         """The traced fields as float32 scalars (pass these to `train` to avoid recompiling)."""
-        clip = math.inf if self.max_grad_norm is None else self.max_grad_norm
-        return Hyperparams(
-            learning_rate=jnp.float32(self.learning_rate),
-            gamma=jnp.float32(self.gamma),
-            epsilon_start=jnp.float32(self.epsilon_start),
-            epsilon_end=jnp.float32(self.epsilon_end),
-            epsilon_decay_steps=jnp.float32(self.epsilon_decay_steps),
-            tau=jnp.float32(self.tau),
-            max_grad_norm=jnp.float32(clip),
-            learning_rate_end=jnp.float32(self.learning_rate_end),
-            priority_alpha=jnp.float32(self.priority_alpha),
-            priority_beta_start=jnp.float32(self.priority_beta_start),
-        )
+        return Hyperparams(**{name: _traced_value(getattr(self, name)) for name in TRACED})
 
     # ------------------------------------------------------------- validation
     def validate(self) -> None:
-        """Raise `ValueError` naming the first bad field and its allowed range."""
-        from purejaxdqn.core import envs, prng  # local: keeps `import purejaxdqn.config` light
+        """Raise `ValueError` naming the first bad field and its allowed values."""
+        for f in dataclasses.fields(self):
+            f.metadata["check"](f.name, getattr(self, f.name))
+        self._check_relations()
 
-        envs.check_env_id(self.env_id)
-        positive = (
-            "total_timesteps num_envs buffer_size batch_size train_frequency gradient_steps "
-            "target_update_frequency eval_frequency eval_episodes"
-        ).split()
-        for name in positive:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: must be a positive integer, got {value!r}")
-        if isinstance(self.n_step, bool) or not isinstance(self.n_step, int) or self.n_step < 1:
-            raise ValueError(
-                f"n_step: must be a positive integer (1 is one-step), got {self.n_step!r}"
-            )
-        for name in ("learning_starts", "epsilon_decay_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name}: must be an integer >= 0, got {value!r}")
-        if not self.hidden_sizes or any(h < 1 for h in self.hidden_sizes):
-            raise ValueError(
-                f"hidden_sizes: must be one or more positive widths, got {self.hidden_sizes!r}"
-            )
-        for name, low, high in (
-            ("gamma", 0.0, 1.0),
-            ("epsilon_start", 0.0, 1.0),
-            ("epsilon_end", 0.0, 1.0),
+    def _check_relations(self) -> None:
+        """The checks that involve several fields."""
+        if self.learning_rate_end > self.learning_rate:
+            _fail("learning_rate_end", f"in [0, learning_rate ({self.learning_rate})]",
+                  self.learning_rate_end)  # fmt: skip
+        for name, limit in (("batch_size", "buffer_size"), ("num_envs", "buffer_size")):
+            if getattr(self, name) > getattr(self, limit):
+                _fail(name, f"<= {limit} ({getattr(self, limit)})", getattr(self, name))
+        for name, of in (
+            ("learning_starts", "num_envs"),
+            ("train_frequency", "num_envs"),
+            ("target_update_frequency", "train_frequency"),
+            ("eval_frequency", "train_frequency"),
         ):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not low <= value <= high:
-                raise ValueError(f"{name}: must be in [{low}, {high}], got {value!r}")
-        if not isinstance(self.tau, (int, float)) or not 0.0 < self.tau <= 1.0:
-            raise ValueError(f"tau: must be in (0, 1], got {self.tau!r}")
-        if not isinstance(self.learning_rate, (int, float)) or not self.learning_rate > 0:
-            raise ValueError(f"learning_rate: must be > 0, got {self.learning_rate!r}")
-        if self.max_grad_norm is not None and not (
-            isinstance(self.max_grad_norm, (int, float)) and self.max_grad_norm > 0
-        ):
-            raise ValueError(
-                f"max_grad_norm: must be > 0 or None (no clipping), got {self.max_grad_norm!r}"
-            )
-        if not isinstance(self.learning_rate_end, (int, float)) or not (
-            0.0 <= self.learning_rate_end <= self.learning_rate
-        ):
-            raise ValueError(
-                f"learning_rate_end: must be in [0, learning_rate ({self.learning_rate})], "
-                f"got {self.learning_rate_end!r}"
-            )
-        if self.learning_rate_schedule not in LEARNING_RATE_SCHEDULES:
-            raise ValueError(
-                f"learning_rate_schedule: must be one of {LEARNING_RATE_SCHEDULES}, "
-                f"got {self.learning_rate_schedule!r}"
-            )
-        for name, low, high in (("priority_alpha", 0.0, 1.0), ("priority_beta_start", 0.0, 1.0)):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not low <= value <= high:
-                raise ValueError(f"{name}: must be in [{low}, {high}], got {value!r}")
-        if not isinstance(self.priority_epsilon, (int, float)) or not self.priority_epsilon > 0:
-            raise ValueError(
-                f"priority_epsilon: must be > 0 (every transition keeps a chance to be "
-                f"sampled), got {self.priority_epsilon!r}"
-            )
-        prng.check_impl(self.key_impl)
-        if self.torso not in TORSOS:
-            raise ValueError(f"torso: must be one of {TORSOS}, got {self.torso!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation: must be one of {ACTIVATIONS}, got {self.activation!r}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss: must be one of {LOSSES}, got {self.loss!r}")
-        for name in (
-            "double_q",
-            "freeze_when_solved",
-            "dueling",
-            "prioritized_replay",
-            "normalize_observations",
-        ):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name}: must be true or false, got {getattr(self, name)!r}")
-        if self.batch_size > self.buffer_size:
-            raise ValueError(
-                f"batch_size: must be <= buffer_size ({self.buffer_size}), got {self.batch_size}"
-            )
-        if self.num_envs > self.buffer_size:
-            raise ValueError(
-                f"num_envs: must be <= buffer_size ({self.buffer_size}), got {self.num_envs}"
-            )
-        _multiple("learning_starts", self.learning_starts, "num_envs", self.num_envs)
-        _multiple("train_frequency", self.train_frequency, "num_envs", self.num_envs)
-        _multiple(
-            "target_update_frequency",
-            self.target_update_frequency,
-            "train_frequency",
-            self.train_frequency,
-        )
-        _multiple("eval_frequency", self.eval_frequency, "train_frequency", self.train_frequency)
-        if self.learning_starts < self.batch_size:
-            raise ValueError(
-                f"learning_starts: must be >= batch_size ({self.batch_size}) so the first "
-                f"batch samples stored transitions, got {self.learning_starts}"
-            )
-        # n-step transitions reach the buffer n - 1 env steps late.
-        pending = (self.n_step - 1) * self.num_envs
-        if self.learning_starts < self.batch_size + pending:
-            raise ValueError(
-                f"learning_starts: must be >= batch_size + (n_step - 1) * num_envs "
-                f"({self.batch_size + pending}) so the first batch samples stored n-step "
-                f"transitions, got {self.learning_starts}"
-            )
+            if getattr(self, name) % getattr(self, of):
+                _fail(name, f"a multiple of {of} ({getattr(self, of)})", getattr(self, name))
+        # The first batch must find stored transitions; n-step ones arrive n - 1 steps late.
+        needed = self.batch_size + (self.n_step - 1) * self.num_envs
+        if self.learning_starts < needed:
+            why = "batch_size" if self.n_step == 1 else "batch_size + (n_step - 1) * num_envs"
+            _fail("learning_starts", f">= {why} ({needed}) so the first batch samples stored "
+                  f"transitions", self.learning_starts)  # fmt: skip
         if self.total_timesteps < self.learning_starts + self.eval_frequency:
-            raise ValueError(
-                f"total_timesteps: must be >= learning_starts + eval_frequency "
-                f"({self.learning_starts + self.eval_frequency}), got {self.total_timesteps}"
-            )
-        if self.solve_threshold is not None and not isinstance(self.solve_threshold, (int, float)):
-            raise ValueError(
-                f"solve_threshold: must be a number or None, got {self.solve_threshold!r}"
-            )
+            needed = self.learning_starts + self.eval_frequency
+            _fail("total_timesteps", f">= learning_starts + eval_frequency ({needed})",
+                  self.total_timesteps)  # fmt: skip
         if self.freeze_when_solved and self.resolved_solve_threshold is None:
             raise ValueError(
                 f"solve_threshold: {self.env_id} has no registered threshold; set one to use "
@@ -349,11 +345,7 @@ class DQNConfig:
 
     # ---------------------------------------------------------- serialisation
     def replace(self, **changes: Any) -> DQNConfig:
-        unknown = sorted(set(changes) - set(field_names()))
-        if unknown:
-            raise ValueError(
-                f"{unknown[0]}: not a DQNConfig field (fields: {', '.join(field_names())})"
-            )
+        _known(changes)
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -363,11 +355,7 @@ class DQNConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DQNConfig:
-        unknown = sorted(set(data) - set(field_names()))
-        if unknown:
-            raise ValueError(
-                f"{unknown[0]}: not a DQNConfig field (fields: {', '.join(field_names())})"
-            )
+        _known(data)
         return cls(**data)
 
     def to_json(self) -> str:
@@ -378,9 +366,19 @@ class DQNConfig:
         return cls.from_dict(json.loads(text))
 
 
-def _multiple(name: str, value: int, of_name: str, of_value: int) -> None:
-    if value % of_value:
-        raise ValueError(f"{name}: must be a multiple of {of_name} ({of_value}), got {value}")
+def _known(names: typing.Iterable[str]) -> None:
+    unknown = sorted(set(names) - set(field_names()))
+    if unknown:
+        raise ValueError(
+            f"{unknown[0]}: not a DQNConfig field (fields: {', '.join(field_names())})"
+        )
+
+
+def _traced_value(value: Any) -> Any:
+    """A traced field's value in the program: float32 (None, no clipping, is inf)."""
+    import jax.numpy as jnp
+
+    return jnp.float32(math.inf if value is None else value)
 
 
 def field_names() -> list[str]:
@@ -395,3 +393,72 @@ def traced_fields() -> list[str]:
 def static_fields() -> list[str]:
     """Fields that fix shapes, loop counts or program structure (changing one recompiles)."""
     return [f.name for f in dataclasses.fields(DQNConfig) if not f.metadata["traced"]]
+
+
+TRACED = tuple(traced_fields())
+
+if TYPE_CHECKING:
+    Hyperparams = Any
+else:
+    Hyperparams = collections.namedtuple(
+        "Hyperparams",
+        TRACED,
+        defaults=[f.default for f in dataclasses.fields(DQNConfig) if f.metadata["traced"]],
+    )
+    Hyperparams.__doc__ = (
+        "The traced fields of a `DQNConfig`, one per field in declaration order: scalars, "
+        "or arrays with a leading axis to vmap over settings. `config.hyperparams()` makes "
+        "them; `hp._replace(learning_rate=...)` changes one without recompiling."
+    )
+
+
+@functools.cache
+def _field_types() -> dict[str, Any]:
+    return typing.get_type_hints(DQNConfig)
+
+
+def field_type(name: str) -> str:
+    """A field's declared type, in words, for messages: "int", "float or none", ..."""
+    kind = _field_types()[name]
+    args = typing.get_args(kind)
+    if type(None) in args:
+        return f"{field_type_of(args[0])} or none"
+    return field_type_of(kind)
+
+
+def field_type_of(kind: Any) -> str:
+    return {int: "integer", float: "number", bool: "true or false", str: "text"}.get(
+        kind, "comma-separated integers"
+    )
+
+
+def from_number(name: str, value: float) -> Any:
+    """A number (a sweep's setting) as the field's declared type: integer fields round."""
+    return int(round(value)) if _field_types()[name] is int else float(value)
+
+
+def parse_value(name: str, raw: str) -> Any:
+    """`raw` (text, as `--set name=raw` gives it) as a value of the field's declared type;
+    a ValueError naming the field and the type where it is not one."""
+    _known([name])
+    kind = _field_types()[name]
+    args = typing.get_args(kind)
+    if type(None) in args:
+        if raw.strip().lower() in ("none", "null"):
+            return None
+        kind = args[0]
+    text = raw.strip()
+    try:
+        if kind is bool:
+            if text.lower() not in ("true", "false"):
+                raise ValueError
+            return text.lower() == "true"
+        if kind is int:
+            return int(text)
+        if kind is float:
+            return float(text)
+        if kind is str:
+            return text
+        return tuple(int(x) for x in text.strip("()[] ").split(",") if x.strip())
+    except ValueError:
+        raise ValueError(f"{name}: expected {field_type(name)}, got {raw!r}") from None

@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 import purejaxdqn
@@ -113,3 +114,38 @@ def test_derived_counts():
     assert c.num_periods == 5  # 25_500 // 5_000: the remainder is dropped
     assert c.warmup_iterations == 1_000 // c.num_envs
     assert c.iterations_per_period == 5_000 // c.train_frequency
+
+
+def test_hyperparams_are_derived_from_the_traced_fields():
+    assert purejaxdqn.Hyperparams._fields == tuple(config_mod.traced_fields())
+    hp = DQNConfig(max_grad_norm=None, epsilon_decay_steps=123).hyperparams()
+    assert all(x.dtype == np.float32 and x.shape == () for x in hp)
+    assert float(hp.max_grad_norm) == np.inf and float(hp.epsilon_decay_steps) == 123.0
+    assert purejaxdqn.Hyperparams()._asdict()["gamma"] == DQNConfig().gamma  # defaults
+
+
+def test_every_field_declares_its_kind_doc_and_check_once():
+    import dataclasses
+
+    for f in dataclasses.fields(DQNConfig):
+        assert set(f.metadata) == {"traced", "doc", "check"}, f.name
+        assert f.metadata["doc"] and callable(f.metadata["check"]), f.name
+
+
+@pytest.mark.parametrize(
+    "name, raw, value",
+    [
+        ("learning_rate", "3e-4", 3e-4),
+        ("batch_size", " 32", 32),
+        ("double_q", "False", False),
+        ("max_grad_norm", "none", None),
+        ("max_grad_norm", "5", 5.0),
+        ("hidden_sizes", "64,32", (64, 32)),
+        ("hidden_sizes", "[16]", (16,)),
+        ("loss", "huber", "huber"),
+    ],
+)
+def test_set_values_are_parsed_as_the_field_declares(name, raw, value):
+    parsed = config_mod.parse_value(name, raw)
+    assert parsed == value and type(parsed) is type(value)
+    assert config_mod.from_number("epsilon_decay_steps", 1e3 + 0.4) == 1000

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -184,32 +183,17 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:
-    """`field=value` strings -> typed overrides; values parse as JSON, else as strings."""
-    fields = {f.name: f for f in dataclasses.fields(config_mod.DQNConfig)}
+    """`field=value` strings -> overrides typed as the fields declare (config.parse_value)."""
     changes: dict[str, Any] = {}
     for item in items:
         name, sep, raw = item.partition("=")
-        name = name.strip().replace("-", "_")
         if not sep:
             raise UsageError(f"--set {item!r}: expected FIELD=VALUE")
-        if name not in fields:
-            raise UsageError(f"--set {name}: not a DQNConfig field (fields: {', '.join(fields)})")
-        if name == "hidden_sizes":
-            try:
-                value: Any = tuple(int(x) for x in raw.strip("()[] ").split(",") if x.strip())
-            except ValueError:
-                raise UsageError(f"--set hidden_sizes={raw}: expected widths like 64,64") from None
-        else:
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError:
-                value = raw
-            expected = type(getattr(config_mod.DQNConfig(), name))
-            if expected is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            if raw.lower() in ("none", "null"):
-                value = None
-        changes[name] = value
+        try:
+            name = name.strip().replace("-", "_")
+            changes[name] = config_mod.parse_value(name, raw)
+        except ValueError as error:
+            raise UsageError(f"--set {error}") from None
     return changes
 
 

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from purejaxdqn.config import DQNConfig, Hyperparams, traced_fields
+from purejaxdqn.config import DQNConfig, Hyperparams, from_number, traced_fields
 
 
 def _check_field(name: str, flag: str) -> str:
@@ -97,7 +97,7 @@ def make_settings(
 
 
 def _typed(setting: dict[str, float]) -> dict[str, Any]:
-    return {k: int(round(v)) if k == "epsilon_decay_steps" else v for k, v in setting.items()}
+    return {name: from_number(name, value) for name, value in setting.items()}
 
 
 def stacked_hyperparams(

@@ -102,8 +102,15 @@ def test_config_json_round_trips_through_the_command(run_dir, tmp_path):
         (["--set", "gamma=2"], "gamma: must be in [0.0, 1.0]"),
         (["--set", "batch_size=100000"], "batch_size: must be <= buffer_size"),
         (["--set", "gamma"], "expected FIELD=VALUE"),
-        (["--set", "batch_size=abc"], "batch_size: must be a positive integer, got 'abc'"),
-        (["--set", "hidden_sizes=a,b"], "expected widths like 64,64"),
+        (["--set", "batch_size=abc"], "--set batch_size: expected integer, got 'abc'"),
+        (["--set", "batch_size=1.5"], "--set batch_size: expected integer, got '1.5'"),
+        (["--set", "double_q=yes"], "--set double_q: expected true or false, got 'yes'"),
+        (["--set", "gamma=high"], "--set gamma: expected number, got 'high'"),
+        (["--set", "max_grad_norm=x"], "--set max_grad_norm: expected number or none, got 'x'"),
+        (
+            ["--set", "hidden_sizes=a,b"],
+            "--set hidden_sizes: expected comma-separated integers, got 'a,b'",
+        ),
         (["--seeds", "0"], "seeds: must be >= 1"),
         (["--config", "/no/such/config.json"], "no such file"),
         (

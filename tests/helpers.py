@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+import flax.linen as nn  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 from flax import struct  # noqa: E402
@@ -147,3 +148,16 @@ def cartpole_q_network(config):
 
     torso = MLPTorso(tuple(config.hidden_sizes), config.activation)
     return QNetwork(torso=torso, head=QHead(2, config.dueling), obs_shape=(4,))
+
+
+class LayerNormMLP(nn.Module):
+    """A user-defined torso: Dense layers, each followed by LayerNorm and ReLU."""
+
+    hidden_sizes: tuple[int, ...] = (64, 64)
+
+    @nn.compact
+    def __call__(self, obs):
+        x = obs
+        for width in self.hidden_sizes:
+            x = nn.relu(nn.LayerNorm()(nn.Dense(width)(x)))
+        return x

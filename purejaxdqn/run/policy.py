@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,24 +18,36 @@ from purejaxdqn.train import TrainResult
 
 
 def greedy_policy(
-    result: TrainResult, seed_index: int = 0, env: Any = None, env_params: Any = None
+    result: TrainResult,
+    seed_index: int = 0,
+    env: Any = None,
+    env_params: Any = None,
+    network: nn.Module | None = None,
 ) -> Callable[[np.ndarray], int]:
     """`obs -> argmax_a Q(obs, a)` for one seed of a (possibly vmapped) `TrainResult`.
 
-    `env`/`env_params` are needed only for an environment not built from `config.env_id`.
+    `env`/`env_params` are needed only for an environment not built from `config.env_id`;
+    `network` (the torso) defaults to the one the result was trained with.
     """
     batched = np.ndim(result.final_eval_returns) == 2  # (seeds, eval_episodes)
-    return policy_from_params(
-        result.config, select_seed(result.params, seed_index, batched), env, env_params
-    )
+    params = select_seed(result.params, seed_index, batched)
+    torso = result.network if network is None else network
+    return policy_from_params(result.config, params, env, env_params, torso)
 
 
-def load_policy(run_dir: str | Path, seed_index: int = 0) -> Callable[[np.ndarray], int]:
-    """The greedy policy of one seed of a saved run (`purejaxdqn train`'s run directory)."""
+def load_policy(
+    run_dir: str | Path, seed_index: int = 0, network: nn.Module | None = None
+) -> Callable[[np.ndarray], int]:
+    """The greedy policy of one seed of a saved run (`purejaxdqn train`'s run directory).
+
+    A custom torso is rebuilt from the run's record; `network` passes it where it cannot
+    be (a class defined in a notebook)."""
     from purejaxdqn.run import run_dir as runs
 
-    config, params = runs.load_params(Path(run_dir))
-    return policy_from_params(config, select_seed(params, seed_index, batched=True))
+    config, params, torso = runs.load_params(Path(run_dir), network)
+    return policy_from_params(
+        config, select_seed(params, seed_index, batched=True), None, None, torso
+    )
 
 
 def select_seed(params: Any, seed_index: int, batched: bool) -> Any:
@@ -49,13 +62,17 @@ def select_seed(params: Any, seed_index: int, batched: bool) -> Any:
 
 
 def policy_from_params(
-    config: DQNConfig, params: Any, env: Any = None, env_params: Any = None
+    config: DQNConfig,
+    params: Any,
+    env: Any = None,
+    env_params: Any = None,
+    network: nn.Module | None = None,
 ) -> Callable[[np.ndarray], int]:
-    """Greedy policy of one seed's Q-network parameters."""
+    """Greedy policy of one seed's Q-network parameters (`network`: its torso, if custom)."""
     env, env_params = envs.resolve(config.env_id, env, env_params)
     obs_shape = tuple(env.observation_space(env_params).shape)
     params = jax.device_get(params)
-    q = make_agent(config, env, env_params).q_values
+    q = make_agent(config, env, env_params, network).q_values
 
     @jax.jit
     def q_values(obs: jax.Array) -> jax.Array:

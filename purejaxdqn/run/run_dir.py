@@ -44,10 +44,12 @@ def load_run(path: Path) -> tuple[DQNConfig, dict[str, Any]]:
     try:
         config = DQNConfig.from_json((path / "config.json").read_text())
         info = json.loads((path / RUN_FILE).read_text())
-        settings = info.get("settings")
+        settings, network = info.get("settings"), info.get("network")
         info = {k: int(info[k]) for k in ("num_seeds", "seed", "chunks")}
         if settings is not None:
             info["settings"] = [{str(k): float(v) for k, v in s.items()} for s in settings]
+        if network is not None:
+            info["network"] = {"class": str(network["class"]), **network}
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise RunDirError(f"{path}: damaged run files ({type(error).__name__}: {error})") from None
     return config, info
@@ -59,9 +61,11 @@ def checkpoint_path(path: Path) -> Path:
     return path / CHECKPOINTS / LATEST
 
 
-def check_header(header: dict[str, Any], config: DQNConfig, path: Path) -> None:
-    """Refuses a checkpoint written for another config or purejaxdqn version, naming what
-    differs."""
+def check_header(
+    header: dict[str, Any], config: DQNConfig, path: Path, network: dict | None = None
+) -> None:
+    """Refuses a checkpoint written for another config, torso (`network`: its record) or
+    purejaxdqn version, naming what differs."""
     from purejaxdqn import __version__
 
     saved = header.get("config", {})
@@ -71,6 +75,11 @@ def check_header(header: dict[str, Any], config: DQNConfig, path: Path) -> None:
         raise RunDirError(
             f"{path}: checkpoint is for another config (fields differ: {', '.join(differ)})"
         )
+    if header.get("network") != network:
+        raise RunDirError(
+            f"{path}: checkpoint is for another torso ({header.get('network')}, this run's: "
+            f"{network})"
+        )
     if header.get("purejaxdqn") != __version__:
         raise RunDirError(
             f"{path}: checkpoint written by purejaxdqn {header.get('purejaxdqn')}, this is "
@@ -78,19 +87,28 @@ def check_header(header: dict[str, Any], config: DQNConfig, path: Path) -> None:
         )
 
 
-def load_params(path: Path) -> tuple[DQNConfig, Any]:
-    """Config and (seeds, ...) Q-network parameters of a run's latest checkpoint."""
-    from purejaxdqn.run import checkpoint
+def load_params(path: Path, network: Any = None) -> tuple[DQNConfig, Any, Any]:
+    """Config, (seeds, ...) Q-network parameters and torso (None: the config's built-in
+    one) of a run's latest checkpoint. `network`: the run's torso module, where its
+    record cannot be rebuilt (a class defined in a notebook)."""
+    from purejaxdqn.run import checkpoint, torso_record
     from purejaxdqn.run.runner import ChunkedRun
 
     config, info = load_run(path)
+    if network is None:
+        network = torso_record.rebuild(info.get("network"))
     run = ChunkedRun(
-        config, info["num_seeds"], info["seed"], info["chunks"], settings=info.get("settings")
+        config,
+        info["num_seeds"],
+        info["seed"],
+        info["chunks"],
+        settings=info.get("settings"),
+        network=network,
     )
     ckpt = checkpoint_path(path)
-    check_header(checkpoint.read_header(ckpt), config, ckpt)
+    check_header(checkpoint.read_header(ckpt), config, ckpt, info.get("network"))
     state, _ = checkpoint.load(ckpt, run.template, config.key_impl)
-    return config, state.learner.params
+    return config, state.learner.params, network
 
 
 METRIC_COLUMNS = (

@@ -15,10 +15,17 @@ from purejaxdqn.core import envs
 
 
 def greedy_episode(
-    config: DQNConfig, env: Any, env_params: Any, params: Any, key: jax.Array, max_steps: int
+    config: DQNConfig,
+    env: Any,
+    env_params: Any,
+    params: Any,
+    key: jax.Array,
+    max_steps: int,
+    network: Any = None,
 ) -> tuple[list[Any], float]:
-    """Plays one greedy episode; returns the env states (first to last) and the return."""
-    q = make_agent(config, env, env_params).q_values
+    """Plays one greedy episode; returns the env states (first to last) and the return.
+    `network`: the run's torso, if custom."""
+    q = make_agent(config, env, env_params, network).q_values
     max_steps = min(max_steps, envs.max_episode_steps(env_params))
 
     @jax.jit

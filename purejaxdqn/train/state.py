@@ -93,6 +93,7 @@ class TrainResult:
     metrics: PeriodMetrics  # leaves (num_periods,)
     final_eval_returns: jax.Array  # (eval_episodes,): greedy returns of the final params
     state: TrainState
+    network: Any = struct.field(pytree_node=False, default=None)  # a custom torso, or None
 
     if TYPE_CHECKING:
 

@@ -69,6 +69,7 @@ class Setup(NamedTuple):
     config: DQNConfig
     env: Any
     env_params: Any
+    torso: nn.Module | None  # the caller's torso, or None for the config's built-in one
     agent: Agent
     buffer: Any  # replay.uniform.ReplayBuffer or replay.prioritized.PrioritizedReplayBuffer
     optimizer: Callable[[Any], optax.GradientTransformation]  # hyperparams -> optax
@@ -118,6 +119,7 @@ def make_trainer(
         config=config,
         env=env,
         env_params=env_params,
+        torso=network,
         agent=agent,
         buffer=buffer,
         optimizer=optimizer,
@@ -201,6 +203,7 @@ def finish(s: Setup, state: TrainState, hp: Any) -> TrainResult:
         metrics=jax.tree.map(lambda h: h[rows], state.progress.history),
         final_eval_returns=returns,
         state=state,
+        network=s.torso,
     )
 
 

@@ -101,7 +101,7 @@ def results(out):
         {k: v for k, v in r.items() if k != "wall_time_s"}
         for r in csv.DictReader((out / "metrics.csv").open())
     ]
-    config, params = runs.load_params(out)
+    config, params, _ = runs.load_params(out)
     return summary, rows, [np.asarray(x) for x in jax.tree.leaves(params)]
 
 
@@ -120,7 +120,7 @@ def uninterrupted(tmp_path_factory):
 
 
 def test_chunked_cli_run_equals_single_train_call(uninterrupted):
-    config, params = runs.load_params(uninterrupted)
+    config, params, _ = runs.load_params(uninterrupted)
     keys = jax.random.split(jax.random.key(0), 2)
     whole = jax.jit(jax.vmap(purejaxdqn.make_train(config)))(keys)
     for x, y in zip(jax.tree.leaves(params), jax.tree.leaves(whole.params), strict=True):
@@ -229,7 +229,7 @@ def test_eval_table_json_and_gymnasium_backend(uninterrupted):
 
 
 def test_load_policy_matches_the_saved_parameters(uninterrupted):
-    config, params = runs.load_params(uninterrupted)
+    config, params, _ = runs.load_params(uninterrupted)
     policy = purejaxdqn.load_policy(uninterrupted, seed_index=1)
     from tests.helpers import cartpole_q_network
 

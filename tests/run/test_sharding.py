@@ -114,8 +114,8 @@ def test_two_process_distributed_run_writes_the_one_process_summary(tmp_path):
     assert multi == single
     from purejaxdqn.run import run_dir
 
-    _, p_multi = run_dir.load_params(tmp_path / "process0" / "run")
-    _, p_single = run_dir.load_params(tmp_path / "single" / "run")
+    _, p_multi, _ = run_dir.load_params(tmp_path / "process0" / "run")
+    _, p_single, _ = run_dir.load_params(tmp_path / "single" / "run")
     import jax
 
     for a, b in zip(jax.tree.leaves(p_multi), jax.tree.leaves(p_single)):

@@ -1,0 +1,251 @@
+"""`purejaxdqn train`: every seed at once, into a run directory, with checkpoints,
+progress and resume. `purejaxdqn sweep` is the same with settings (cli/sweep.py)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from purejaxdqn import __version__
+from purejaxdqn.cli.common import (
+    CONFIG_FLAGS,
+    FORMATTER,
+    UsageError,
+    add_train_options,
+    devices,
+    resolve_config,
+)
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "train", help="train all seeds at once and write a run directory", formatter_class=FORMATTER
+    )
+    add_train_options(p)
+    p.set_defaults(handler=command)
+
+
+class Session(NamedTuple):
+    """A run directory being trained: what `start` or `resume` set up."""
+
+    config: Any  # DQNConfig
+    info: dict[str, Any]  # run.json: seeds, base seed, chunks, settings, network
+    out: Path
+    runner: Any  # run.runner.ChunkedRun, compiled
+    state: Any  # the device state to continue from, or None for a fresh start
+    spent: dict[str, float]  # wall and compile seconds of earlier launches
+    compile_s: float
+
+
+def command(args: argparse.Namespace) -> int:
+    """`train` and `sweep`: start or resume, then train; Ctrl-C or SIGTERM finish the
+    chunk in flight, checkpoint and exit (a second one kills)."""
+    chosen = devices(args)  # first: no JAX backend may start before jax.distributed
+    session = resume(args, chosen) if args.resume is not None else start(args, chosen)
+    with _stop_on_signals() as stop:
+        return train(args, session, stop)
+
+
+def start(args: argparse.Namespace, chosen: list | None) -> Session:
+    """A new run directory: the config validated and the memory checked before anything
+    is written."""
+    from purejaxdqn.run import run_dir, sharding, torso_record
+    from purejaxdqn.run.runner import ChunkedRun
+
+    cfg = resolve_config(args)
+    out = args.out or Path("runs") / f"{cfg.env_id}-{time.strftime('%Y%m%d-%H%M%S')}"
+    writer = sharding.is_writer()
+    if writer and out.exists() and any(out.iterdir()) and not args.force:
+        raise UsageError(f"--out {out}: already exists and is not empty; pass --force to overwrite")
+    torso = torso_record.load(args.network) if args.network else None
+    info: dict[str, Any] = {"num_seeds": args.seeds, "seed": args.seed, "chunks": args.chunks}
+    if torso is not None:
+        info["network"] = torso_record.record(torso)
+    if hasattr(args, "make_settings"):  # sweep
+        info["settings"] = args.make_settings(args, cfg)
+    runner = ChunkedRun(
+        cfg,
+        args.seeds,
+        args.seed,
+        args.chunks,
+        settings=info.get("settings"),
+        devices=chosen,
+        network=torso,
+    )
+    _check_memory(runner, cfg, args.seeds, show=writer)
+    if writer:
+        if out.exists():  # --force: nothing of the old run may mix into the new one
+            for stale in ("summary.json", "metrics.csv", "learning_curve.png"):
+                (out / stale).unlink(missing_ok=True)
+            run_dir.checkpoint_path(out).unlink(missing_ok=True)
+        run_dir.start(out, cfg, info)
+    spent = {"wall_time_s": 0.0, "compile_time_s": 0.0}
+    return Session(cfg, info, out, runner, None, spent, runner.compile())
+
+
+def resume(args: argparse.Namespace, chosen: list | None) -> Session:
+    """An interrupted run directory, from its latest checkpoint (or from the start)."""
+    from purejaxdqn.run import checkpoint, run_dir, torso_record
+    from purejaxdqn.run.runner import ChunkedRun
+
+    given = [f"--{f.replace('_', '-')}" for f in CONFIG_FLAGS if getattr(args, f) is not None]
+    if given or args.set:
+        flags = " ".join(given + ["--set"] * bool(args.set))
+        raise UsageError(f"--resume continues a run as it was configured; drop {flags}")
+    out = args.resume
+    cfg, info = run_dir.load_run(out)
+    if (out / "summary.json").exists():
+        raise UsageError(f"--resume {out}: the run has finished already (summary.json exists)")
+    runner = ChunkedRun(
+        cfg,
+        info["num_seeds"],
+        info["seed"],
+        info["chunks"],
+        settings=info.get("settings"),
+        devices=chosen,
+        network=torso_record.rebuild(info.get("network")),
+    )
+    ckpt = run_dir.checkpoint_path(out)
+    header: dict[str, Any] = {}
+    state = None
+    if ckpt.exists():
+        header = checkpoint.read_header(ckpt)
+        run_dir.check_header(header, cfg, ckpt, info.get("network"))
+        state = runner.load(checkpoint.load(ckpt, runner.template, cfg.key_impl)[0])
+    else:  # stopped before its first checkpoint: start it again, identically
+        print(
+            f"purejaxdqn train: {out} has no checkpoint yet; starting it from the beginning",
+            file=sys.stderr,
+        )
+    spent = {k: float(header.get(k, 0.0)) for k in ("wall_time_s", "compile_time_s")}
+    return Session(cfg, info, out, runner, state, spent, runner.compile())
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[list[int]]:
+    """Records SIGINT and SIGTERM in the list it yields (the run stops after the chunk in
+    flight); a second one of the same kind kills as usual."""
+    stop: list[int] = []
+
+    def request_stop(signum, frame):
+        stop.append(signum)
+        signal.signal(signum, signal.SIG_DFL)
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _check_memory(runner: Any, cfg: Any, num_seeds: int, show: bool = True) -> None:
+    """Prints the memory estimate; refuses a run whose state cannot fit."""
+    from purejaxdqn.run import memory
+
+    plan = memory.plan(runner.template, cfg.buffer_size, runner.num_runs, num_seeds)
+    if show:
+        print(memory.describe(plan, runner.num_runs))
+    if not plan["fits"]:
+        most = plan["max_seeds"]
+        hint = (
+            f"at most {most} seeds fit (--seeds {most})"
+            if most
+            else "not even one seed fits: lower buffer_size"
+        )
+        raise UsageError(
+            f"the run needs about {memory.format_bytes(plan['state_bytes'] * memory.OVERHEAD)} but "
+            f"{memory.format_bytes(plan['available_bytes'])} is available; {hint}"
+        )
+
+
+class _Checkpoints:
+    """Writes the session's checkpoints: every process gathers, process 0 writes."""
+
+    def __init__(self, session: Session, started: float):
+        self.session, self.started, self.last = session, started, started
+
+    def save(self, state: Any) -> None:
+        from purejaxdqn.run import checkpoint, run_dir, sharding
+
+        s = self.session
+        host = s.runner.host(state)  # every process takes part in the gather
+        if sharding.is_writer():
+            header = {
+                "config": s.config.to_dict(),
+                "run": s.info,
+                "network": s.info.get("network"),
+                "purejaxdqn": __version__,
+                "period": int(np.max(host.progress.period)),
+                "wall_time_s": s.spent["wall_time_s"] + time.perf_counter() - self.started,
+                "compile_time_s": s.spent["compile_time_s"] + s.compile_s,
+            }
+            checkpoint.save(s.out / run_dir.CHECKPOINTS, host, header)
+        sharding.barrier("checkpoint")  # the others wait for process 0's write
+        self.last = time.perf_counter()
+
+
+def train(args: argparse.Namespace, session: Session, stop: list[int]) -> int:
+    """Runs the chunks with checkpoints and progress, then writes the results."""
+    from purejaxdqn.run import sharding
+    from purejaxdqn.run.runner import describe, progress_bar
+
+    runner = session.runner
+    checkpoints = _Checkpoints(session, time.perf_counter())
+    state = runner.init() if session.state is None else session.state
+    steps = int(np.sum(runner.progress(state).progress.env_step))  # no buffers copied
+    quiet = args.no_progress or not sharding.is_writer()
+    bar = None if quiet else progress_bar(session.config, runner.num_runs, steps)
+
+    def after_chunk(state: Any) -> bool:
+        # Saving copies every buffer to the host (2 GB for 1024 cartpole seeds): only as
+        # often as --checkpoint-every asks, decided by process 0 for all processes.
+        due = time.perf_counter() - checkpoints.last >= args.checkpoint_every
+        if sharding.agree(due) and not runner.is_done(state):
+            checkpoints.save(state)
+        if bar is not None:
+            small = runner.progress(state)
+            bar.n = int(np.sum(small.progress.env_step))
+            bar.set_postfix(describe(small))
+            bar.refresh()
+        return not stop
+
+    state = runner.run(state, after_chunk) if not stop else state
+    if bar is not None:
+        bar.close()
+    if stop and not runner.is_done(state):
+        checkpoints.save(state)
+        steps = int(np.max(runner.progress(state).progress.env_step))
+        print(
+            f"purejaxdqn train: stopped at env step {steps} per seed; checkpoint saved. "
+            f"Continue with: purejaxdqn train --resume {session.out}",
+            file=sys.stderr,
+        )
+        return 128 + stop[0]
+    checkpoints.save(state)  # the final state: eval, watch and load_policy read its parameters
+    _write_results(args, session, runner.finish(state, keep_state=False), checkpoints.started)
+    return 0
+
+
+def _write_results(args: argparse.Namespace, session: Session, result: Any, started: float):
+    from purejaxdqn.run import run_dir, sharding
+
+    wall = session.spent["wall_time_s"] + time.perf_counter() - started
+    timings = {
+        "compile_time_s": session.spent["compile_time_s"] + session.compile_s,
+        "wall_time_s": wall,
+        "env_steps_per_s": float(np.sum(result.state.progress.env_step)) / wall,
+    }
+    if sharding.is_writer():
+        out, cfg, info = session.out, session.config, session.info
+        summary = run_dir.write(out, cfg, result, timings, info, plot=not args.no_plot)
+        print(run_dir.format_summary(summary))
+        print(f"run directory: {out}")

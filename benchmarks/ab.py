@@ -13,7 +13,10 @@ machine's slow minutes fall on both. Parts, each for the `cartpole` preset (`--p
   seeds: the cold compile of `jax.jit(jax.vmap(make_train(cfg)))` and the median of
   `--calls` calls (3) of the compiled program, as env steps per second;
 - `solve`: time to solve with 8 seeds, the preset as it is (solved seeds freeze):
-  compile plus one call, and how many seeds' final greedy return reach the threshold.
+  compile plus one call, and how many seeds' final greedy return reach the threshold;
+- `learn`: learning in distribution, each preset of `--presets` on each key of `--keys`
+  with 8 seeds: per key the median and IQM of the final greedy returns and the solved
+  count, then the median of the per-key medians and their spread (max - min).
 Only public names that both commits have are used (`make_train`, `presets`). Prints a
 markdown table of medians and the ratio B / A, then every measurement; writes nothing
 unless `--json FILE`.
@@ -32,6 +35,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
@@ -44,7 +49,7 @@ seeds, calls, steps = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 cfg = purejaxdqn.presets.get(preset)
 if part == "fixed":
     cfg = cfg.replace(freeze_when_solved=False, total_timesteps=steps)
-keys = jax.random.split(jax.random.key(0), seeds)
+keys = jax.random.split(jax.random.key(int(sys.argv[8])), seeds)
 t = time.perf_counter()
 compiled = jax.jit(jax.vmap(purejaxdqn.make_train(cfg))).lower(keys).compile()
 out = {"compile": time.perf_counter() - t, "runs": []}
@@ -57,6 +62,7 @@ out["env_steps"] = int(env_steps.sum())
 final = np.asarray(result.final_eval_returns).mean(-1)
 threshold = cfg.resolved_solve_threshold
 out["solved"] = int((final >= threshold).sum()) if threshold is not None else None
+out["final"] = final.tolist()
 print(json.dumps(out))
 """
 
@@ -74,9 +80,11 @@ def export(commit: str, folder: Path) -> Path:
     return folder
 
 
-def measure(tree: Path, part: str, seeds: int, calls: int, steps: int, preset: str) -> dict:
+def measure(
+    tree: Path, part: str, seeds: int, calls: int, steps: int, preset: str, key: int = 0
+) -> dict:
     with tempfile.TemporaryDirectory() as cache:
-        args = [str(tree), cache, part, str(seeds), str(calls), str(steps), preset]
+        args = [str(tree), cache, part, str(seeds), str(calls), str(steps), preset, str(key)]
         done = subprocess.run(
             [sys.executable, "-c", CHILD, *args],
             check=True,
@@ -129,6 +137,43 @@ def table(commits: list[str], runs: dict[tuple, list[dict]]) -> list[str]:
     return lines
 
 
+def learn(trees: list[Path], commits: list[str], presets: list[str], keys: list[int]) -> dict:
+    """(preset, key, tree) -> one 8-seed run of the preset as it is, trees alternating."""
+    out = {}
+    for key in keys:
+        for preset in presets:
+            for i, tree in enumerate(trees):
+                out[(preset, key, i)] = result = measure(tree, "learn", 8, 1, 0, preset, key)
+                print("learn", preset, key, commits[i], json.dumps(result), file=sys.stderr)
+    return out
+
+
+def learn_table(commits: list[str], runs: dict, presets: list[str], keys: list[int]) -> list[str]:
+    """Per preset and commit: each key's median and IQM (and solved count), then the
+    median of the per-key medians and their spread (max - min)."""
+    head = " | ".join(f"key {k}" for k in keys)
+    lines = [f"| preset | commit | {head} | median of medians | spread | solved |"]
+    lines.append("|---" * (len(keys) + 5) + "|")
+    for preset in presets:
+        for i, commit in enumerate(commits):
+            finals = [np.asarray(runs[(preset, k, i)]["final"]) for k in keys]
+            medians = [float(np.median(f)) for f in finals]
+            cells = " | ".join(f"{m:.1f} / {_iqm(f):.1f}" for m, f in zip(medians, finals))
+            solved = [runs[(preset, k, i)]["solved"] for k in keys]
+            count = "-" if None in solved else f"{sum(solved)}/{8 * len(keys)} {solved}"
+            lines.append(
+                f"| {preset} | {commit} | {cells} | {np.median(medians):.1f} "
+                f"| {max(medians) - min(medians):.1f} | {count} |"
+            )
+    return lines
+
+
+def _iqm(x: np.ndarray) -> float:
+    x = np.sort(x)
+    n = len(x)
+    return float(x[n // 4 : n - n // 4].mean())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("commits", nargs=2, help="commit A and commit B (any git revision)")
@@ -136,23 +181,35 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3, help="calls of each fixed-work program")
     parser.add_argument("--steps", type=int, default=50_000, help="env steps per seed (fixed)")
     parser.add_argument("--preset", default="cartpole")
-    parser.add_argument("--parts", default="fixed,solve", help="comma-separated: fixed, solve")
+    parser.add_argument(
+        "--parts", default="fixed,solve", help="comma-separated: fixed, solve, learn"
+    )
+    parser.add_argument("--presets", default="cartpole", help="learn: comma-separated presets")
+    parser.add_argument("--keys", default="0,1,2,3,4,5", help="learn: comma-separated keys")
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     args = parser.parse_args()
     parts = args.parts.split(",")
-    if not set(parts) <= {"fixed", "solve"}:
-        parser.error(f"--parts: choose from fixed, solve; got {args.parts}")
+    if not set(parts) <= {"fixed", "solve", "learn"}:
+        parser.error(f"--parts: choose from fixed, solve, learn; got {args.parts}")
     runs: dict[tuple, list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         # one folder per argument: a revision may hold "/", and A may equal B (a noise check)
         trees = [export(c, Path(tmp) / f"tree{i}") for i, c in enumerate(args.commits)]
-        for _ in range(args.repeats):
+        if "learn" in parts:
+            presets = args.presets.split(",")
+            keys = [int(k) for k in args.keys.split(",")]
+            learned = learn(trees, args.commits, presets, keys)
+            print("\n".join(learn_table(args.commits, learned, presets, keys)))
+            runs.update({("learn", f"{p}|{k}", i): [r] for (p, k, i), r in learned.items()})
+            parts.remove("learn")
+        for _ in range(args.repeats if parts else 0):
             for part, seeds, calls in cases(parts, args.calls):
                 for i, tree in enumerate(trees):
                     result = measure(tree, part, seeds, calls, args.steps, args.preset)
                     runs.setdefault((part, seeds, i), []).append(result)
                     print(part, seeds, args.commits[i], json.dumps(result), file=sys.stderr)
-    print("\n".join(table(args.commits, runs)))
+    if any(part != "learn" for part, _, _ in runs):
+        print("\n".join(table(args.commits, {k: v for k, v in runs.items() if k[0] != "learn"})))
     if args.json:
         args.json.write_text(
             json.dumps(

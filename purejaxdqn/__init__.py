@@ -9,9 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _EXPORTS = {
+    "ChunkedRun": "purejaxdqn.run.runner",
     "DQNConfig": "purejaxdqn.config",
     "Hyperparams": "purejaxdqn.config",
     "PeriodMetrics": "purejaxdqn.train",
@@ -27,6 +28,7 @@ _EXPORTS = {
 _SUBMODULES = ("presets",)
 
 __all__ = [
+    "ChunkedRun",
     "DQNConfig",
     "Hyperparams",
     "PeriodMetrics",
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from purejaxdqn.run.compilation_cache import enable_compilation_cache
     from purejaxdqn.run.policy import greedy_policy, load_policy
     from purejaxdqn.run.reporting import seed_summaries
+    from purejaxdqn.run.runner import ChunkedRun
     from purejaxdqn.train import (
         PeriodMetrics,
         TrainResult,

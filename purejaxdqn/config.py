@@ -462,3 +462,14 @@ def parse_value(name: str, raw: str) -> Any:
         return tuple(int(x) for x in text.strip("()[] ").split(",") if x.strip())
     except ValueError:
         raise ValueError(f"{name}: expected {field_type(name)}, got {raw!r}") from None
+
+
+def fields_markdown() -> str:
+    """The fields as a markdown table (docs/algorithms.md embeds it; a test compares)."""
+    rows = ["| field | kind | default | what it does |", "|---|---|---|---|"]
+    for f in dataclasses.fields(DQNConfig):
+        default = list(f.default) if isinstance(f.default, tuple) else f.default
+        kind = "traced" if f.metadata["traced"] else "static"
+        doc = f.metadata["doc"].replace("|", "\\|")
+        rows.append(f"| `{f.name}` | {kind} | `{json.dumps(default)}` | {doc} |")
+    return "\n".join(rows)

@@ -4,6 +4,7 @@
     python benchmarks/ab.py HEAD~1 HEAD --repeats 3 --parts fixed
     python benchmarks/ab.py HEAD HEAD --repeats 2        # a noise check: A equals B
     python benchmarks/ab.py HEAD . --parts fixed         # ".": the working tree, uncommitted
+    python benchmarks/ab.py HEAD HEAD --set-b key_impl=threefry2x32   # one field changed in B
 
 Each commit's `purejaxdqn/` is exported (`git archive`) to a temporary folder; every
 measurement is a fresh Python process with that folder first on `PYTHONPATH` and a new,
@@ -47,6 +48,9 @@ jax.config.update("jax_compilation_cache_dir", sys.argv[2])
 part, preset = sys.argv[3], sys.argv[7]
 seeds, calls, steps = int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
 cfg = purejaxdqn.presets.get(preset)
+changes = json.loads(sys.argv[9])
+if changes:
+    cfg = cfg.replace(**changes)
 if part == "fixed":
     cfg = cfg.replace(freeze_when_solved=False, total_timesteps=steps)
 keys = jax.random.split(jax.random.key(int(sys.argv[8])), seeds)
@@ -81,10 +85,18 @@ def export(commit: str, folder: Path) -> Path:
 
 
 def measure(
-    tree: Path, part: str, seeds: int, calls: int, steps: int, preset: str, key: int = 0
+    tree: Path,
+    part: str,
+    seeds: int,
+    calls: int,
+    steps: int,
+    preset: str,
+    key: int = 0,
+    changes: dict | None = None,
 ) -> dict:
     with tempfile.TemporaryDirectory() as cache:
         args = [str(tree), cache, part, str(seeds), str(calls), str(steps), preset, str(key)]
+        args.append(json.dumps(changes or {}))
         done = subprocess.run(
             [sys.executable, "-c", CHILD, *args],
             check=True,
@@ -137,13 +149,16 @@ def table(commits: list[str], runs: dict[tuple, list[dict]]) -> list[str]:
     return lines
 
 
-def learn(trees: list[Path], commits: list[str], presets: list[str], keys: list[int]) -> dict:
+def learn(
+    trees: list[Path], commits: list[str], presets: list[str], keys: list[int], changes: list
+) -> dict:
     """(preset, key, tree) -> one 8-seed run of the preset as it is, trees alternating."""
     out = {}
     for key in keys:
         for preset in presets:
             for i, tree in enumerate(trees):
-                out[(preset, key, i)] = result = measure(tree, "learn", 8, 1, 0, preset, key)
+                result = measure(tree, "learn", 8, 1, 0, preset, key, changes[i])
+                out[(preset, key, i)] = result
                 print("learn", preset, key, commits[i], json.dumps(result), file=sys.stderr)
     return out
 
@@ -186,8 +201,22 @@ def main() -> None:
     )
     parser.add_argument("--presets", default="cartpole", help="learn: comma-separated presets")
     parser.add_argument("--keys", default="0,1,2,3,4,5", help="learn: comma-separated keys")
+    parser.add_argument(
+        "--set-b",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a config field changed for commit B only (repeatable)",
+    )
     parser.add_argument("--json", type=Path, help="also write every measurement here")
     args = parser.parse_args()
+    from purejaxdqn.config import parse_value
+
+    changes_b = {}
+    for item in args.set_b:
+        name, _, raw = item.partition("=")
+        changes_b[name] = parse_value(name, raw)
+    changes = [{}, changes_b]
     parts = args.parts.split(",")
     if not set(parts) <= {"fixed", "solve", "learn"}:
         parser.error(f"--parts: choose from fixed, solve, learn; got {args.parts}")
@@ -198,14 +227,16 @@ def main() -> None:
         if "learn" in parts:
             presets = args.presets.split(",")
             keys = [int(k) for k in args.keys.split(",")]
-            learned = learn(trees, args.commits, presets, keys)
+            learned = learn(trees, args.commits, presets, keys, changes)
             print("\n".join(learn_table(args.commits, learned, presets, keys)))
             runs.update({("learn", f"{p}|{k}", i): [r] for (p, k, i), r in learned.items()})
             parts.remove("learn")
         for _ in range(args.repeats if parts else 0):
             for part, seeds, calls in cases(parts, args.calls):
                 for i, tree in enumerate(trees):
-                    result = measure(tree, part, seeds, calls, args.steps, args.preset)
+                    result = measure(
+                        tree, part, seeds, calls, args.steps, args.preset, 0, changes[i]
+                    )
                     runs.setdefault((part, seeds, i), []).append(result)
                     print(part, seeds, args.commits[i], json.dumps(result), file=sys.stderr)
     if any(part != "learn" for part, _, _ in runs):

@@ -161,3 +161,13 @@ class LayerNormMLP(nn.Module):
         for width in self.hidden_sizes:
             x = nn.relu(nn.LayerNorm()(nn.Dense(width)(x)))
         return x
+
+
+def cli_main(capsys, *args):
+    """`purejaxdqn ARGS` in this process: (exit status, stdout, stderr). For the commands'
+    error paths and reads, where a subprocess would only add an interpreter's start."""
+    from purejaxdqn import cli
+
+    code = cli.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err

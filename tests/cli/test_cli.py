@@ -1,4 +1,5 @@
-"""The `purejaxdqn` command, run as a user would: in a subprocess."""
+"""The `purejaxdqn` command, run as a user would: in a subprocess (its error paths in
+this process, through `cli.main`, the same function the entry point calls)."""
 
 import csv
 import json
@@ -8,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.helpers import TINY_CLI_ARGS
+from tests.helpers import TINY_CLI_ARGS, cli_main
 
 TINY = TINY_CLI_ARGS
 
@@ -125,12 +126,19 @@ def test_config_json_round_trips_through_the_command(run_dir, tmp_path):
         (["--num-processes", "2", "--process-id", "2"], "--process-id: must be in 0..1, got 2"),
     ],
 )
-def test_bad_input_is_one_line_error(args, message, tmp_path):
-    proc = run_cli("train", "--out", str(tmp_path / "x"), "--no-progress", *args)
-    assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+def test_bad_input_is_one_line_error(args, message, tmp_path, capsys):
+    code, _, err = cli_main(capsys, "train", "--out", tmp_path / "x", "--no-progress", *args)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
     assert message in lines[0]
+    assert not (tmp_path / "x").exists()
+
+
+def test_bad_input_from_the_entry_point_is_one_line_too(tmp_path):
+    proc = run_cli("train", "--out", str(tmp_path / "x"), "--set", "gamma=2")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "gamma: must be in [0.0, 1.0]" in proc.stderr
 
 
 def test_refuses_to_overwrite_a_run_without_force(run_dir):

@@ -16,7 +16,7 @@ from purejaxdqn.agents import make_agent
 from purejaxdqn.core import envs
 from purejaxdqn.run import run_dir as runs
 from purejaxdqn.run import torso_record
-from tests.helpers import TINY_CLI_ARGS, LayerNormMLP
+from tests.helpers import TINY_CLI_ARGS, LayerNormMLP, cli_main
 
 ROOT = Path(__file__).resolve().parents[2]
 NETWORK = 'tests.helpers:LayerNormMLP={"hidden_sizes": [16]}'
@@ -108,10 +108,9 @@ def _NotebookTorso():
         ('tests.helpers:LayerNormMLP={"depth": 3}', "its fields do not fit"),
     ],
 )
-def test_a_bad_network_flag_is_a_one_line_error(network, message, tmp_path):
-    proc = run(
-        "train", "--out", tmp_path / "x", "--no-progress", *TINY_CLI_ARGS, "--network", network
-    )
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
-    assert message in proc.stderr
+def test_a_bad_network_flag_is_a_one_line_error(network, message, tmp_path, capsys):
+    args = ("train", "--out", tmp_path / "x", "--no-progress", *TINY_CLI_ARGS)
+    code, _, err = cli_main(capsys, *args, "--network", network)
+    assert code == 2 and err.count("\n") == 1, err
+    assert message in err
     assert not (tmp_path / "x").exists()

@@ -17,6 +17,7 @@ from PIL import Image, ImageSequence
 
 import purejaxdqn
 from purejaxdqn.run import run_dir as runs
+from tests.helpers import cli_main
 
 # 20 periods of 2000 env steps, one period per chunk: long enough to kill it in flight.
 LONG = [
@@ -152,11 +153,11 @@ def test_ctrl_c_and_sigterm_checkpoint_then_resume(uninterrupted, tmp_path, sig)
     assert_same(results(out), results(uninterrupted))
 
 
-def test_resume_refuses_finished_runs_and_config_flags(uninterrupted):
-    proc = run("train", "--resume", uninterrupted)
-    assert proc.returncode == 2 and "finished already" in proc.stderr
-    proc = run("train", "--resume", uninterrupted, "--set", "gamma=0.5")
-    assert proc.returncode == 2 and "drop --set" in proc.stderr
+def test_resume_refuses_finished_runs_and_config_flags(uninterrupted, capsys):
+    code, _, err = cli_main(capsys, "train", "--resume", uninterrupted)
+    assert code == 2 and "finished already" in err
+    code, _, err = cli_main(capsys, "train", "--resume", uninterrupted, "--set", "gamma=0.5")
+    assert code == 2 and "drop --set" in err
 
 
 def corrupt_copy(src, dst, mutate):
@@ -189,7 +190,7 @@ def other_config(data):
         (other_config, "another config (fields differ: batch_size, gamma)"),
     ],
 )
-def test_bad_checkpoints_are_one_line_errors(uninterrupted, tmp_path, mutate, message):
+def test_bad_checkpoints_are_one_line_errors(uninterrupted, tmp_path, mutate, message, capsys):
     bad = tmp_path / "bad"
     corrupt_copy(uninterrupted, bad, mutate)
     before = runs.checkpoint_path(bad).read_bytes()
@@ -198,34 +199,35 @@ def test_bad_checkpoints_are_one_line_errors(uninterrupted, tmp_path, mutate, me
         ("eval", bad),
         ("watch", bad, "--out", tmp_path / "a.gif"),
     ):
-        proc = run(*args)
-        assert proc.returncode == 2, proc.stderr
-        lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and message in lines[0], proc.stderr
+        code, _, err = cli_main(capsys, *args)
+        assert code == 2, err
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], err
     assert runs.checkpoint_path(bad).read_bytes() == before  # nothing overwritten
 
 
 @pytest.mark.parametrize("command", ["eval", "watch"])
-def test_missing_or_non_run_directories(tmp_path, command):
-    proc = run(command, tmp_path / "nope")
-    assert proc.returncode == 2 and "run directory does not exist" in proc.stderr
-    proc = run(command, tmp_path)
-    assert proc.returncode == 2 and "not a purejaxdqn run directory" in proc.stderr
-    proc = run("train", "--resume", tmp_path)
-    assert proc.returncode == 2 and "not a purejaxdqn run directory" in proc.stderr
+def test_missing_or_non_run_directories(tmp_path, command, capsys):
+    code, _, err = cli_main(capsys, command, tmp_path / "nope")
+    assert code == 2 and "run directory does not exist" in err
+    code, _, err = cli_main(capsys, command, tmp_path)
+    assert code == 2 and "not a purejaxdqn run directory" in err
+    code, _, err = cli_main(capsys, "train", "--resume", tmp_path)
+    assert code == 2 and "not a purejaxdqn run directory" in err
 
 
-def test_eval_table_json_and_gymnasium_backend(uninterrupted):
-    proc = run("eval", uninterrupted, "--episodes", "3", "--json")
+def test_eval_table_json_and_gymnasium_backend(uninterrupted, capsys):
+    proc = run("eval", uninterrupted, "--episodes", "3", "--json")  # the entry point, once
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert data["backend"] == "gymnax" and len(data["seeds"]) == 2
     assert all(s["episodes"] == 3 and s["mean"] > 0 for s in data["seeds"])
-    table = run("eval", uninterrupted, "--episodes", "3")
-    assert table.returncode == 0 and "seed      mean       std" in table.stdout
-    gym = run("eval", uninterrupted, "--episodes", "2", "--backend", "gymnasium", "--json")
-    assert gym.returncode == 0, gym.stderr
-    assert len(json.loads(gym.stdout)["seeds"]) == 2
+    code, out, _ = cli_main(capsys, "eval", uninterrupted, "--episodes", "3")
+    assert code == 0 and "seed      mean       std" in out
+    args = ("eval", uninterrupted, "--episodes", "2", "--backend", "gymnasium", "--json")
+    code, out, err = cli_main(capsys, *args)
+    assert code == 0, err
+    assert len(json.loads(out)["seeds"]) == 2
 
 
 def test_load_policy_matches_the_saved_parameters(uninterrupted):
@@ -369,7 +371,7 @@ def test_checkpoint_every_spaces_the_writes_and_always_keeps_the_final_state(
     assert checkpoint_period(out) == 20
 
 
-def test_checkpoint_from_another_version_is_refused(uninterrupted, tmp_path):
+def test_checkpoint_from_another_version_is_refused(uninterrupted, tmp_path, capsys):
     def other_version(data):
         head, payload = data.split(b"\n", 1)
         header = json.loads(head)
@@ -378,9 +380,9 @@ def test_checkpoint_from_another_version_is_refused(uninterrupted, tmp_path):
 
     bad = tmp_path / "old"
     corrupt_copy(uninterrupted, bad, other_version)
-    proc = run("eval", bad)
-    assert proc.returncode == 2
-    assert "written by purejaxdqn 0.0.1, this is" in proc.stderr
+    code, _, err = cli_main(capsys, "eval", bad)
+    assert code == 2
+    assert "written by purejaxdqn 0.0.1, this is" in err
 
     def format_2(data):  # before the plain jax.random keys
         head, payload = data.split(b"\n", 1)
@@ -390,7 +392,7 @@ def test_checkpoint_from_another_version_is_refused(uninterrupted, tmp_path):
 
     old_format = tmp_path / "format2"
     corrupt_copy(uninterrupted, old_format, format_2)
-    proc = run("eval", old_format)
-    assert proc.returncode == 2
-    assert proc.stderr.count("\n") == 1, proc.stderr
-    assert "checkpoint format 2, this purejaxdqn reads format 3" in proc.stderr
+    code, _, err = cli_main(capsys, "eval", old_format)
+    assert code == 2
+    assert err.count("\n") == 1, err
+    assert "checkpoint format 2, this purejaxdqn reads format 3" in err

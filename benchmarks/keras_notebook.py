@@ -4,8 +4,8 @@ timed for its environment steps per second. Runs in its own virtual environment:
     bash benchmarks/setup_keras_venv.sh          # builds benchmarks/.venv-keras
     benchmarks/.venv-keras/bin/python benchmarks/keras_notebook.py --steps 300
 
-The agent, hyperparameters and loop are the notebook's (../shared/seed/
-cartpole_dqn_notebook.txt); only what stops it running is changed: `env.reset()` returns
+The agent, hyperparameters and loop are the teaching notebook's (the one this project
+grew out of); only what stops it running is changed: `env.reset()` returns
 `(obs, info)`, and the target network is built and synced with `set_weights` (its
 `clone_model` copy fails on subclassed models in Keras 3). Prints JSON.
 """

@@ -15,7 +15,7 @@ Reading order, top to bottom in this file:
 
 The pieces come from acting.py (act, store), learning.py (learn, update_target), the
 agent (network, loss: purejaxdqn.agents) and replay/. No `lax.cond` on a per-seed value
-gates work: under `jax.vmap` it would run both branches (../shared/PERFORMANCE_NOTES.md).
+gates work: under `jax.vmap` it becomes a select that runs both branches.
 Evaluation sits at period boundaries; the warm-up is the run's first iterations, acting
 uniformly at random (epsilon 1) into the buffer, their updates computed and dropped by
 the same select that guards against divergence.

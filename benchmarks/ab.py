@@ -241,12 +241,9 @@ def main() -> None:
                     print(part, seeds, args.commits[i], json.dumps(result), file=sys.stderr)
     if any(part != "learn" for part, _, _ in runs):
         print("\n".join(table(args.commits, {k: v for k, v in runs.items() if k[0] != "learn"})))
-    if args.json:
-        args.json.write_text(
-            json.dumps(
-                {f"{k[0]}|{k[1]}|{args.commits[k[2]]}": v for k, v in runs.items()}, indent=1
-            )
-        )
+    if args.json:  # "A:" and "B:" keep the two apart when they are the same commit
+        named = {f"{p}|{s}|{'AB'[i]}:{args.commits[i]}": v for (p, s, i), v in runs.items()}
+        args.json.write_text(json.dumps(named, indent=1))
 
 
 if __name__ == "__main__":

@@ -47,14 +47,7 @@ def write(ring: Ring, batch: Transition, valid: Any = True) -> tuple[Ring, jax.A
     if n > capacity:
         raise ValueError(f"cannot add {n} transitions at once to a buffer of {capacity}")
     slots = (ring.position + jnp.arange(n, dtype=jnp.int32)) % capacity
-    if capacity % n == 0:  # positions stay multiples of n: one contiguous block, no scatter
-        storage = jax.tree.map(
-            lambda s, x: jax.lax.dynamic_update_slice_in_dim(s, x, ring.position, axis=0),
-            ring.storage,
-            batch,
-        )
-    else:
-        storage = jax.tree.map(lambda s, x: s.at[slots].set(x), ring.storage, batch)
+    storage = jax.tree.map(lambda s, x: s.at[slots].set(x), ring.storage, batch)
     added = n if valid is True else jnp.where(valid, n, 0)
     ring = Ring(
         storage=storage,

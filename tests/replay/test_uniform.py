@@ -26,7 +26,7 @@ EXAMPLE = jax.tree.map(lambda x: x[0], batch([0.0]))
 class TestReplayBuffer(chex.TestCase):
     @chex.variants(with_jit=True, without_jit=True)
     def test_wraps_around_and_keeps_newest(self):
-        for capacity, n in ((6, 2), (5, 2)):  # contiguous path and scatter path
+        for capacity, n in ((6, 2), (5, 2)):  # batches that divide the ring and that do not
             buf = make_replay_buffer(capacity)
             add = self.variant(buf.add)
             state = buf.init(EXAMPLE)

@@ -43,7 +43,7 @@ def trained(tmp_path_factory):
     return out
 
 
-def test_the_run_records_the_torso_and_load_policy_rebuilds_it(trained):
+def test_the_run_records_the_torso_and_load_policy_rebuilds_it(trained, capsys):
     info = json.loads((trained / "run.json").read_text())
     assert info["network"] == {
         "class": "tests.helpers:LayerNormMLP",
@@ -58,32 +58,34 @@ def test_the_run_records_the_torso_and_load_policy_rebuilds_it(trained):
     policy = purejaxdqn.load_policy(trained, seed_index=1)
     expected = np.argmax(q_values(jax.tree.map(lambda x: x[1], params), obs), -1)
     np.testing.assert_array_equal([policy(o) for o in obs], expected)
-    proc = run("eval", trained, "--episodes", "3", "--json")
-    assert proc.returncode == 0, proc.stderr
-    assert len(json.loads(proc.stdout)["seeds"]) == 2
+    code, out, err = cli_main(capsys, "eval", trained, "--episodes", "3", "--json")
+    assert code == 0, err
+    assert len(json.loads(out)["seeds"]) == 2
 
 
-def test_resume_rebuilds_the_torso(trained, tmp_path):
+def test_resume_rebuilds_the_torso(trained, tmp_path, capsys):
     copy = tmp_path / "copy"
     subprocess.run(["cp", "-r", str(trained), str(copy)], check=True)
     before = json.loads((copy / "summary.json").read_text())
     (copy / "summary.json").unlink()  # as if it had stopped after its final checkpoint
-    proc = run("train", "--resume", copy, "--no-progress", "--no-plot")
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = cli_main(capsys, "train", "--resume", copy, "--no-progress", "--no-plot")
+    assert code == 0, err
     after = json.loads((copy / "summary.json").read_text())
     assert after["final_eval_return"] == before["final_eval_return"]
 
 
-def test_a_torso_that_cannot_be_imported_is_a_one_line_error_and_can_be_passed(trained, tmp_path):
+def test_a_torso_that_cannot_be_imported_is_a_one_line_error_and_can_be_passed(
+    trained, tmp_path, capsys
+):
     copy = tmp_path / "notebook"
     subprocess.run(["cp", "-r", str(trained), str(copy)], check=True)
     info = json.loads((copy / "run.json").read_text())
     info["network"] = torso_record.record(_NotebookTorso())  # a class defined in __main__-like code
     assert "why" in info["network"]
     (copy / "run.json").write_text(json.dumps(info))
-    proc = run("eval", copy, "--episodes", "2")
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
-    assert "cannot be rebuilt" in proc.stderr and "load_policy(run_dir, network=...)" in proc.stderr
+    code, _, err = cli_main(capsys, "eval", copy, "--episodes", "2")
+    assert code == 2 and err.count("\n") == 1, err
+    assert "cannot be rebuilt" in err and "load_policy(run_dir, network=...)" in err
     # the record is part of the checkpoint's identity: passing the module loads the params
     with pytest.raises(ValueError, match="checkpoint is for another torso"):
         purejaxdqn.load_policy(copy, network=LayerNormMLP(hidden_sizes=(16,)))

@@ -4,7 +4,8 @@
 
 Saves, for a tiny config and 6 seeds: the runner sharded over 4 devices (6 runs padded to 8),
 over 1 device, and a plain `jit(vmap(train))` with its input sharded over the 4 devices;
-and a 2 settings x 3 seeds sweep over 4 devices and over 1.
+and a 2 settings x 3 seeds sweep over 4 devices and over 1; and each key impl's draws in a
+program partitioned over the 4 devices.
 """
 
 import sys
@@ -13,6 +14,7 @@ import jax
 import numpy as np
 
 import purejaxdqn
+from purejaxdqn.core import prng
 from purejaxdqn.run import sharding
 from purejaxdqn.run.runner import ChunkedRun
 from tests.helpers import tiny_config
@@ -26,6 +28,19 @@ def leaves(result) -> dict[str, np.ndarray]:
             x = jax.random.key_data(x)
         out[jax.tree_util.keystr(path)] = np.asarray(x)
     out["final_eval_returns"] = np.asarray(result.final_eval_returns)
+    return out
+
+
+def key_impls_partition() -> dict[str, np.ndarray]:
+    """Each key impl's draws in a program partitioned over the 4 devices, and unsharded."""
+    spec = sharding.run_sharding(sharding.run_mesh())
+    out = {}
+    for name in prng.KEY_IMPLS:
+        keys = prng.as_run_key(jax.random.split(jax.random.key(0), 8), name)
+        draw = jax.vmap(lambda k: jax.random.uniform(jax.random.split(k)[1], (3,)))
+        sharded = jax.jit(draw, in_shardings=spec, out_shardings=spec)(jax.device_put(keys, spec))
+        assert len(sharded.sharding.device_set) == 4
+        out[f"sharded|{name}"], out[f"plain|{name}"] = np.asarray(sharded), np.asarray(draw(keys))
     return out
 
 
@@ -51,6 +66,7 @@ def main(path: str) -> None:
     for name, devices in (("sweep_four", None), ("sweep_one", jax.devices()[:1])):
         sweep = ChunkedRun(cfg, num_seeds=3, seed=5, chunks=1, settings=settings, devices=devices)
         runs[name] = leaves(sweep.finish(sweep.run(sweep.init())))
+    runs["key_impls"] = key_impls_partition()
     np.savez(path, **{f"{run}|{name}": x for run, data in runs.items() for name, x in data.items()})
 
 

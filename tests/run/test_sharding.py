@@ -71,6 +71,15 @@ def test_4_devices_equal_1_device_up_to_float_rounding(sharded, four, one):
     assert floats > 0, "expected rounding differences; if none, tighten this test to bit-for-bit"
 
 
+def test_every_key_impl_compiles_partitioned_over_four_devices(sharded):
+    from purejaxdqn.core import prng
+
+    draws = sharded["key_impls"]
+    for name in prng.KEY_IMPLS:
+        np.testing.assert_array_equal(draws[f"sharded|{name}"], draws[f"plain|{name}"])
+        assert draws[f"sharded|{name}"].shape == (8, 3)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("localhost", 0))

@@ -23,6 +23,8 @@ import typing
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+ALGORITHMS = ("dqn", "c51", "qr-dqn", "m-dqn", "pqn")
+REPLAY = ("dqn", "c51", "qr-dqn", "m-dqn")  # with a replay buffer and a target network
 ACTIVATIONS = ("relu", "swish", "tanh", "elu", "gelu")
 LOSSES = ("mse", "huber")
 LEARNING_RATE_SCHEDULES = ("constant", "linear")
@@ -109,18 +111,17 @@ def _key_impl(name: str, value: Any) -> None:
     prng.check_impl(value)
 
 
-def _field(default: Any, doc: str, check: Check, traced: bool = False) -> Any:
-    return dataclasses.field(
-        default=default, metadata={"traced": traced, "doc": doc, "check": check}
-    )
+def _field(default: Any, doc: str, check: Check, traced: bool, applies: Sequence[str]) -> Any:
+    metadata = {"traced": traced, "doc": doc, "check": check, "applies": tuple(applies)}
+    return dataclasses.field(default=default, metadata=metadata)
 
 
-def _static(default: Any, doc: str, check: Check) -> Any:
-    return _field(default, doc, check)
+def _static(default: Any, doc: str, check: Check, applies: Sequence[str] = ALGORITHMS) -> Any:
+    return _field(default, doc, check, False, applies)
 
 
-def _traced(default: Any, doc: str, check: Check) -> Any:
-    return _field(default, doc, check, traced=True)
+def _traced(default: Any, doc: str, check: Check, applies: Sequence[str] = ALGORITHMS) -> Any:
+    return _field(default, doc, check, True, applies)
 
 
 _POSITIVE, _COUNT, _UNIT = _integer(1), _integer(0), _number(0.0, 1.0)
@@ -131,31 +132,39 @@ class DQNConfig:
     """A complete, validated DQN configuration. Build variants with `.replace(**changes)`."""
 
     env_id: str = _static("CartPole-v1", "gymnax environment id", _env_id)
+    algorithm: str = _static(
+        "dqn",
+        "dqn (the DQN family: double, dueling, n-step, prioritized), c51, qr-dqn, m-dqn, or "
+        "pqn (no replay buffer, no target network)",
+        _one_of(ALGORITHMS),
+    )
     total_timesteps: int = _static(
         100_000,
         "env steps in the run, warm-up included; rounded down to whole eval periods",
         _POSITIVE,
     )
     num_envs: int = _static(4, "environments stepped in parallel per seed", _POSITIVE)
-    buffer_size: int = _static(50_000, "replay buffer capacity in transitions", _POSITIVE)
-    batch_size: int = _static(64, "transitions per gradient step", _POSITIVE)
+    buffer_size: int = _static(50_000, "replay buffer capacity in transitions", _POSITIVE, REPLAY)
+    batch_size: int = _static(64, "transitions per gradient step", _POSITIVE, REPLAY)
     learning_starts: int = _static(
         1_000,
         "env steps of uniformly random warm-up before learning (multiple of num_envs); "
         "learning starts with the first round of gradient steps after them",
         _COUNT,
+        REPLAY,
     )
     train_frequency: int = _static(
-        4, "env steps between rounds of gradient steps (multiple of num_envs)", _POSITIVE
+        4, "env steps between rounds of gradient steps (multiple of num_envs)", _POSITIVE, REPLAY
     )
-    gradient_steps: int = _static(1, "gradient steps per round", _POSITIVE)
+    gradient_steps: int = _static(1, "gradient steps per round", _POSITIVE, REPLAY)
     target_update_frequency: int = _static(
-        500, "env steps between target updates (multiple of train_frequency)", _POSITIVE
+        500, "env steps between target updates (multiple of train_frequency)", _POSITIVE, REPLAY
     )
     tau: float = _traced(
         1.0,
         "target update rate: 1.0 is a hard copy, below 1 Polyak averaging",
         _number(0.0, 1.0, low_open=True),
+        REPLAY,
     )
     gamma: float = _traced(0.99, "discount factor in [0, 1]", _UNIT)
     learning_rate: float = _traced(1e-3, "Adam learning rate", _number(0.0, low_open=True))
@@ -174,9 +183,12 @@ class DQNConfig:
         "relu", f"hidden activation, one of {ACTIVATIONS}", _one_of(ACTIVATIONS)
     )
     double_q: bool = _static(
-        True, "Double DQN targets (van Hasselt et al. 2016) instead of DQN", _flag
+        True,
+        "Double DQN targets (van Hasselt et al. 2016) instead of DQN",
+        _flag,
+        ("dqn", "c51", "qr-dqn"),
     )
-    loss: str = _static("mse", f"TD loss, one of {LOSSES}", _one_of(LOSSES))
+    loss: str = _static("mse", f"TD loss, one of {LOSSES}", _one_of(LOSSES), ("dqn", "m-dqn"))
     eval_frequency: int = _static(
         5_000,
         "env steps between greedy evaluations, counted from the run's first step "
@@ -198,34 +210,44 @@ class DQNConfig:
         _flag,
     )
     dueling: bool = _static(
-        False, "dueling head: Q = V + A - mean(A) from a shared torso (Wang et al. 2016)", _flag
+        False,
+        "dueling head: Q = V + A - mean(A) from a shared torso (Wang et al. 2016)",
+        _flag,
+        REPLAY,
     )
     n_step: int = _static(
         1,
         "rewards summed per stored transition (n-step returns; cut at episode ends, "
         "bootstrapping from the final observation at a time limit)",
         _integer(1),
+        REPLAY,
     )
     prioritized_replay: bool = _static(
         False,
         "proportional prioritized replay with a sum tree and importance-sampling weights "
         "(Schaul et al. 2016)",
         _flag,
+        REPLAY,
     )
     priority_alpha: float = _traced(
-        0.6, "prioritized replay: sampling probability proportional to priority ** alpha", _UNIT
+        0.6,
+        "prioritized replay: sampling probability proportional to priority ** alpha",
+        _UNIT,
+        REPLAY,
     )
     priority_beta_start: float = _traced(
         0.4,
         "prioritized replay: importance-sampling exponent at learning_starts, annealed "
         "linearly to 1 at total_timesteps",
         _UNIT,
+        REPLAY,
     )
     priority_epsilon: float = _static(
         1e-6,
         "prioritized replay: priority = |TD error| + priority_epsilon (> 0: every stored "
         "transition keeps a chance to be sampled)",
         _number(0.0, low_open=True),
+        REPLAY,
     )
     learning_rate_schedule: str = _static(
         "constant",
@@ -250,6 +272,53 @@ class DQNConfig:
         f"else an MLP; conv is one 16-channel 3x3 convolution before hidden_sizes",
         _one_of(TORSOS),
     )
+    layer_norm: bool = _static(
+        False, "LayerNorm after each hidden Dense layer of the built-in torso (PQN's)", _flag
+    )
+    noisy: bool = _static(
+        False,
+        "noisy nets (Fortunato et al. 2018): factorised Gaussian linear layers in the head, "
+        "exploring through their noise (epsilon may be 0); greedy evaluations use the means",
+        _flag,
+        REPLAY,
+    )
+    noisy_sigma0: float = _traced(
+        0.5, "noisy nets: initial noise scale, sigma = noisy_sigma0 / sqrt(fan_in)", _number(0.0),
+        REPLAY,
+    )  # fmt: skip
+    num_atoms: int = _static(
+        51, "c51: atoms of the return distribution's support", _integer(2), ("c51",)
+    )
+    v_min: float = _static(-10.0, "c51: the support's smallest value", _number(-math.inf), ("c51",))
+    v_max: float = _static(
+        10.0, "c51: the support's largest value (> v_min)", _number(-math.inf), ("c51",)
+    )
+    num_quantiles: int = _static(
+        51, "qr-dqn: quantiles of the return distribution", _integer(1), ("qr-dqn",)
+    )
+    munchausen_alpha: float = _traced(
+        0.9, "m-dqn: weight of the scaled log-policy bonus", _UNIT, ("m-dqn",)
+    )
+    munchausen_temperature: float = _traced(
+        0.03,
+        "m-dqn: entropy temperature of the soft policy softmax(q / temperature)",
+        _number(0.0, low_open=True),
+        ("m-dqn",),
+    )
+    munchausen_clip: float = _traced(
+        -1.0, "m-dqn: lower clip of the log-policy bonus (<= 0)", _number(-math.inf, 0.0),
+        ("m-dqn",),
+    )  # fmt: skip
+    num_steps: int = _static(32, "pqn: steps of each env per rollout", _POSITIVE, ("pqn",))
+    num_epochs: int = _static(4, "pqn: passes over each rollout", _POSITIVE, ("pqn",))
+    num_minibatches: int = _static(
+        16, "pqn: minibatches per pass (they divide num_steps * num_envs)", _POSITIVE, ("pqn",)
+    )
+    q_lambda: float = _traced(0.95, "pqn: lambda of the Q(lambda) returns", _UNIT, ("pqn",))
+    reward_scale: float = _traced(
+        1.0, "pqn: rewards are multiplied by this in the returns", _number(0.0, low_open=True),
+        ("pqn",),
+    )  # fmt: skip
     key_impl: str = _static(
         "philox4x32",
         "jax.random key implementation of the run's random numbers: philox4x32 or "
@@ -265,19 +334,36 @@ class DQNConfig:
 
     # ----------------------------------------------------------------- derived
     @property
-    def warmup_iterations(self) -> int:
-        """Training iterations that act at random and do not learn: those that start
-        before `learning_starts` env steps (the warm-up rounded up to whole iterations)."""
-        return -(-self.learning_starts // self.train_frequency)
+    def replay(self) -> bool:
+        """Whether the algorithm learns from a replay buffer with a target network."""
+        return self.algorithm in REPLAY
+
+    @property
+    def env_steps_per_iteration(self) -> int:
+        """Env steps (summed over the envs) of one training iteration: `train_frequency`
+        with replay, a rollout of `num_steps` steps of every env with PQN."""
+        return self.train_frequency if self.replay else self.num_steps * self.num_envs
 
     @property
     def steps_per_iteration(self) -> int:
-        """Vectorized env steps per training iteration (then `gradient_steps` updates)."""
-        return self.train_frequency // self.num_envs
+        """Vectorized env steps per training iteration (then its gradient steps)."""
+        return self.env_steps_per_iteration // self.num_envs
+
+    @property
+    def warmup_steps(self) -> int:
+        """Env steps of uniformly random warm-up: `learning_starts` with replay, none with
+        PQN. Epsilon decays from here."""
+        return self.learning_starts if self.replay else 0
+
+    @property
+    def warmup_iterations(self) -> int:
+        """Training iterations that act at random and do not learn: those that start
+        before `warmup_steps` env steps (the warm-up rounded up to whole iterations)."""
+        return -(-self.warmup_steps // self.env_steps_per_iteration)
 
     @property
     def iterations_per_period(self) -> int:
-        return self.eval_frequency // self.train_frequency
+        return self.eval_frequency // self.env_steps_per_iteration
 
     @property
     def num_periods(self) -> int:
@@ -285,10 +371,14 @@ class DQNConfig:
         return self.total_timesteps // self.eval_frequency
 
     @property
+    def gradient_steps_per_iteration(self) -> int:
+        return self.gradient_steps if self.replay else self.num_epochs * self.num_minibatches
+
+    @property
     def num_gradient_steps(self) -> int:
         """Gradient steps in the whole run (the length of the linear learning-rate decay)."""
         iterations = self.num_periods * self.iterations_per_period - self.warmup_iterations
-        return iterations * self.gradient_steps
+        return iterations * self.gradient_steps_per_iteration
 
     @property
     def target_update_iterations(self) -> int:
@@ -307,15 +397,40 @@ class DQNConfig:
     # ------------------------------------------------------------- validation
     def validate(self) -> None:
         """Raise `ValueError` naming the first bad field and its allowed values."""
-        for f in dataclasses.fields(self):
+        fields = dataclasses.fields(self)
+        for f in fields:
             f.metadata["check"](f.name, getattr(self, f.name))
+        for f in fields:  # a field of another algorithm keeps its default
+            applies = f.metadata["applies"]
+            if self.algorithm not in applies and getattr(self, f.name) != f.default:
+                raise ValueError(
+                    f"{f.name}: does not apply to algorithm {self.algorithm} (only to "
+                    f"{', '.join(applies)}); leave it at its default {f.default!r}"
+                )
         self._check_relations()
+        if self.replay:
+            self._check_replay_relations()
+        else:
+            self._check_rollout_relations()
 
     def _check_relations(self) -> None:
-        """The checks that involve several fields."""
+        """The checks that involve several fields, for every algorithm."""
         if self.learning_rate_end > self.learning_rate:
             _fail("learning_rate_end", f"in [0, learning_rate ({self.learning_rate})]",
                   self.learning_rate_end)  # fmt: skip
+        if self.v_max <= self.v_min:
+            _fail("v_max", f"> v_min ({self.v_min})", self.v_max)
+        if self.total_timesteps < self.warmup_steps + self.eval_frequency:
+            needed = self.warmup_steps + self.eval_frequency
+            what = "learning_starts + eval_frequency" if self.replay else "eval_frequency"
+            _fail("total_timesteps", f">= {what} ({needed})", self.total_timesteps)
+        if self.freeze_when_solved and self.resolved_solve_threshold is None:
+            raise ValueError(
+                f"solve_threshold: {self.env_id} has no registered threshold; set one to use "
+                f"freeze_when_solved"
+            )
+
+    def _check_replay_relations(self) -> None:
         for name, limit in (("batch_size", "buffer_size"), ("num_envs", "buffer_size")):
             if getattr(self, name) > getattr(self, limit):
                 _fail(name, f"<= {limit} ({getattr(self, limit)})", getattr(self, name))
@@ -333,15 +448,15 @@ class DQNConfig:
             why = "batch_size" if self.n_step == 1 else "batch_size + (n_step - 1) * num_envs"
             _fail("learning_starts", f">= {why} ({needed}) so the first batch samples stored "
                   f"transitions", self.learning_starts)  # fmt: skip
-        if self.total_timesteps < self.learning_starts + self.eval_frequency:
-            needed = self.learning_starts + self.eval_frequency
-            _fail("total_timesteps", f">= learning_starts + eval_frequency ({needed})",
-                  self.total_timesteps)  # fmt: skip
-        if self.freeze_when_solved and self.resolved_solve_threshold is None:
-            raise ValueError(
-                f"solve_threshold: {self.env_id} has no registered threshold; set one to use "
-                f"freeze_when_solved"
-            )
+
+    def _check_rollout_relations(self) -> None:
+        rollout = self.num_steps * self.num_envs
+        if rollout % self.num_minibatches:
+            _fail("num_minibatches", f"a divisor of num_steps * num_envs ({rollout})",
+                  self.num_minibatches)  # fmt: skip
+        if self.eval_frequency % rollout:
+            _fail("eval_frequency", f"a multiple of num_steps * num_envs ({rollout})",
+                  self.eval_frequency)  # fmt: skip
 
     # ---------------------------------------------------------- serialisation
     def replace(self, **changes: Any) -> DQNConfig:
@@ -464,12 +579,31 @@ def parse_value(name: str, raw: str) -> Any:
         raise ValueError(f"{name}: expected {field_type(name)}, got {raw!r}") from None
 
 
+def applies_to(name: str) -> tuple[str, ...]:
+    """The algorithms a field applies to (the others refuse it away from its default)."""
+    return next(f.metadata["applies"] for f in dataclasses.fields(DQNConfig) if f.name == name)
+
+
 def fields_markdown() -> str:
     """The fields as a markdown table (docs/algorithms.md embeds it; a test compares)."""
-    rows = ["| field | kind | default | what it does |", "|---|---|---|---|"]
+    rows = ["| field | kind | default | algorithms | what it does |", "|---|---|---|---|---|"]
     for f in dataclasses.fields(DQNConfig):
         default = list(f.default) if isinstance(f.default, tuple) else f.default
         kind = "traced" if f.metadata["traced"] else "static"
+        applies = f.metadata["applies"]
+        algorithms = "all" if applies == ALGORITHMS else ", ".join(applies)
         doc = f.metadata["doc"].replace("|", "\\|")
-        rows.append(f"| `{f.name}` | {kind} | `{json.dumps(default)}` | {doc} |")
+        rows.append(f"| `{f.name}` | {kind} | `{json.dumps(default)}` | {algorithms} | {doc} |")
+    return "\n".join(rows)
+
+
+def algorithms_markdown() -> str:
+    """Per algorithm, the fields of its own and those it refuses (the README embeds it)."""
+    fields = dataclasses.fields(DQNConfig)
+    rows = ["| algorithm | its own fields | refused (away from their defaults) |", "|---|---|---|"]
+    for algorithm in ALGORITHMS:
+        own = [f.name for f in fields if algorithm in f.metadata["applies"]
+               and f.metadata["applies"] != ALGORITHMS]  # fmt: skip
+        refused = [f.name for f in fields if algorithm not in f.metadata["applies"]]
+        rows.append(f"| `{algorithm}` | {', '.join(own)} | {', '.join(refused) or '-'} |")
     return "\n".join(rows)

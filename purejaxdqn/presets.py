@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from purejaxdqn.config import SOLVE_THRESHOLDS, DQNConfig
+from purejaxdqn.config import SOLVE_THRESHOLDS, DQNConfig, field_names
 
 
 def notebook() -> DQNConfig:
@@ -120,6 +120,88 @@ def minatar_breakout() -> DQNConfig:
     )
 
 
+def c51() -> DQNConfig:
+    """CartPole-v1 with C51 (Bellemare et al. 2017): 51 atoms on [0, 100], the range of
+    CartPole's discounted returns at gamma 0.99 (a +-10 support cannot hold them); the
+    `cartpole` preset's other settings."""
+    return cartpole().replace(algorithm="c51", v_min=0.0, v_max=100.0, learning_rate=1e-3)
+
+
+def qr_dqn() -> DQNConfig:
+    """CartPole-v1 with QR-DQN (Dabney et al. 2018): 51 quantiles; the `cartpole`
+    preset's other settings."""
+    return cartpole().replace(algorithm="qr-dqn", learning_rate=1e-3)
+
+
+def m_dqn() -> DQNConfig:
+    """CartPole-v1 with Munchausen DQN (Vieillard et al. 2020): alpha 0.9, temperature
+    0.03, clip -1, the paper's; the `cartpole` preset's other settings."""
+    return cartpole().replace(algorithm="m-dqn", learning_rate=1e-3)
+
+
+def rainbow() -> DQNConfig:
+    """CartPole-v1 with Rainbow's parts: C51 on [0, 100], Double DQN, a dueling noisy
+    head, 3-step returns and prioritized replay; exploration from the noise alone."""
+    return c51().replace(
+        dueling=True,
+        noisy=True,
+        n_step=3,
+        prioritized_replay=True,
+        epsilon_start=0.0,
+        epsilon_end=0.0,
+    )
+
+
+def pqn() -> DQNConfig:
+    """CartPole-v1 with PQN (Gallici et al. 2024): 16 envs x 32 steps per rollout, 2
+    epochs of 4 minibatches, a 128 x 128 LayerNorm MLP, Adam 5e-4 decaying linearly to 0,
+    Q(0.65) returns of rewards scaled by 0.1, epsilon 1 -> 0.05 over 50k steps."""
+    return DQNConfig(
+        env_id="CartPole-v1",
+        algorithm="pqn",
+        total_timesteps=204_800,
+        num_envs=16,
+        num_steps=32,
+        num_epochs=2,
+        num_minibatches=4,
+        hidden_sizes=(128, 128),
+        layer_norm=True,
+        learning_rate=5e-4,
+        learning_rate_schedule="linear",
+        learning_rate_end=0.0,
+        q_lambda=0.65,
+        reward_scale=0.1,
+        epsilon_decay_steps=50_000,
+        eval_frequency=10_240,
+        freeze_when_solved=True,
+    )
+
+
+def pqn_minatar() -> DQNConfig:
+    """Breakout-MinAtar (any MinAtar game with --env) with PQN: purejaxql's MinAtar
+    settings (128 envs x 32 steps, 2 epochs of 32 minibatches, Adam 5e-4 decaying to 0,
+    Q(0.65), epsilon 1 -> 0.05 over a tenth of the run) on the conv torso with
+    LayerNorm, 1M env steps."""
+    return DQNConfig(
+        env_id="Breakout-MinAtar",
+        algorithm="pqn",
+        total_timesteps=999_424,
+        num_envs=128,
+        num_steps=32,
+        num_epochs=2,
+        num_minibatches=32,
+        hidden_sizes=(128,),
+        layer_norm=True,
+        learning_rate=5e-4,
+        learning_rate_schedule="linear",
+        learning_rate_end=0.0,
+        q_lambda=0.65,
+        epsilon_decay_steps=100_000,
+        eval_frequency=49_152,
+        eval_episodes=32,
+    )
+
+
 PRESETS = {
     "notebook": notebook,
     "cartpole": cartpole,
@@ -127,7 +209,37 @@ PRESETS = {
     "mountaincar": mountaincar,
     "rainbow-lite": rainbow_lite,
     "minatar-breakout": minatar_breakout,
+    "c51": c51,
+    "qr-dqn": qr_dqn,
+    "m-dqn": m_dqn,
+    "rainbow": rainbow,
+    "pqn": pqn,
+    "pqn-minatar": pqn_minatar,
 }
+
+# The preset each algorithm's fields come from when `--set algorithm=...` switches an env's
+# preset to it (MinAtar games: the MinAtar presets where there is one).
+ALGORITHM_PRESETS = {
+    "dqn": "cartpole",
+    "c51": "c51",
+    "qr-dqn": "qr-dqn",
+    "m-dqn": "m-dqn",
+    "pqn": "pqn",
+}
+MINATAR_ALGORITHM_PRESETS = {"dqn": "minatar-breakout", "pqn": "pqn-minatar"}
+# What an env's preset keeps when the algorithm is switched: the task and its evaluation.
+KEPT_WHEN_SWITCHING = (
+    "env_id",
+    "total_timesteps",
+    "gamma",
+    "eval_frequency",
+    "eval_episodes",
+    "solve_threshold",
+    "freeze_when_solved",
+    "normalize_observations",
+    "torso",
+    "key_impl",
+)
 
 # The preset `purejaxdqn train --env ID` starts from when no --preset is given.
 ENV_PRESETS = {
@@ -143,6 +255,27 @@ def get(name: str) -> DQNConfig:
     if name not in PRESETS:
         raise ValueError(f"preset: unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     return PRESETS[name]()
+
+
+def switch_algorithm(config: DQNConfig, algorithm: str) -> tuple[DQNConfig, list[str]]:
+    """`config` (an env's preset) with `algorithm`: the algorithm's own preset, keeping
+    `config`'s task and evaluation (`KEPT_WHEN_SWITCHING`) where they fit the algorithm.
+    Returns the config and the fields it kept."""
+    if algorithm == config.algorithm:
+        return config, [f for f in field_names() if f != "algorithm"]
+    if algorithm not in ALGORITHM_PRESETS:
+        raise ValueError(f"algorithm: must be one of {tuple(ALGORITHM_PRESETS)}, got {algorithm!r}")
+    minatar = config.env_id.endswith("-MinAtar")
+    name = (MINATAR_ALGORITHM_PRESETS if minatar else {}).get(
+        algorithm, ALGORITHM_PRESETS[algorithm]
+    )
+    base = get(name)
+    kept = {f: getattr(config, f) for f in KEPT_WHEN_SWITCHING}
+    if kept["eval_frequency"] % base.env_steps_per_iteration:  # the algorithm's iterations
+        del kept["eval_frequency"]
+    if kept["total_timesteps"] < kept.get("eval_frequency", base.eval_frequency):
+        del kept["total_timesteps"]
+    return base.replace(**kept), sorted(kept)
 
 
 def for_env(env_id: str) -> tuple[str, DQNConfig]:

@@ -126,14 +126,36 @@ def probe_config(**changes) -> purejaxdqn.DQNConfig:
     return purejaxdqn.DQNConfig(**base)
 
 
-def learned_q(env, **changes):
-    """Trains `probe_config(**changes)` on a probe env; its Q-values at every position
-    (num_positions, num_actions), and the result."""
+def pqn_probe_config(**changes) -> purejaxdqn.DQNConfig:
+    """PQN's counterpart of `probe_config`: rollouts of 4 envs x 8 steps, pure exploration."""
+    base = dict(
+        algorithm="pqn",
+        total_timesteps=3 * 2048,
+        num_envs=4,
+        num_steps=8,
+        num_epochs=2,
+        num_minibatches=2,
+        q_lambda=0.5,
+        gamma=0.5,
+        learning_rate=3e-3,
+        epsilon_start=1.0,
+        epsilon_end=1.0,
+        hidden_sizes=(32,),
+        eval_frequency=2048,
+        eval_episodes=2,
+    )
+    base.update(changes)
+    return purejaxdqn.DQNConfig(**base)
+
+
+def learned_q(env, base=None, **changes):
+    """Trains `base(**changes)` (default `probe_config`) on a probe env; its Q-values at
+    every position (num_positions, num_actions), and the result."""
     import numpy as np
 
     from purejaxdqn.agents import make_agent
 
-    cfg = probe_config(**changes)
+    cfg = (base or probe_config)(**changes)
     result = jax.jit(purejaxdqn.make_train(cfg, env=env))(jax.random.key(0))
     agent = make_agent(cfg, env, env.default_params)
     obs = np.eye(env.num_positions, dtype=np.float32)
@@ -143,11 +165,18 @@ def learned_q(env, **changes):
 def cartpole_q_network(config):
     """The Q-network of a CartPole run with the config's MLP, built by hand here (not by
     `make_agent`), to check what the package builds."""
-    from purejaxdqn.agents.dqn import QHead
+    from purejaxdqn.agents.heads import ActionHead
     from purejaxdqn.core.networks import MLPTorso, QNetwork
 
     torso = MLPTorso(tuple(config.hidden_sizes), config.activation)
-    return QNetwork(torso=torso, head=QHead(2, config.dueling), obs_shape=(4,))
+    net = QNetwork(torso=torso, head=ActionHead(2, 1, config.dueling), obs_shape=(4,))
+
+    class Q:  # the head's (..., 2, 1) outputs as Q-values (..., 2)
+        @staticmethod
+        def apply(params, obs):
+            return net.apply(params, obs)[..., 0]
+
+    return Q()
 
 
 class LayerNormMLP(nn.Module):

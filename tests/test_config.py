@@ -128,7 +128,8 @@ def test_every_field_declares_its_kind_doc_and_check_once():
     import dataclasses
 
     for f in dataclasses.fields(DQNConfig):
-        assert set(f.metadata) == {"traced", "doc", "check"}, f.name
+        assert set(f.metadata) == {"traced", "doc", "check", "applies"}, f.name
+        assert set(f.metadata["applies"]) <= set(config_mod.ALGORITHMS), f.name
         assert f.metadata["doc"] and callable(f.metadata["check"]), f.name
 
 
@@ -149,3 +150,75 @@ def test_set_values_are_parsed_as_the_field_declares(name, raw, value):
     parsed = config_mod.parse_value(name, raw)
     assert parsed == value and type(parsed) is type(value)
     assert config_mod.from_number("epsilon_decay_steps", 1e3 + 0.4) == 1000
+
+
+@pytest.mark.parametrize(
+    "algorithm, changes, field",
+    [
+        ("pqn", dict(buffer_size=1000), "buffer_size"),
+        ("pqn", dict(prioritized_replay=True), "prioritized_replay"),
+        ("pqn", dict(n_step=3), "n_step"),
+        ("pqn", dict(target_update_frequency=100), "target_update_frequency"),
+        ("pqn", dict(noisy=True), "noisy"),
+        ("dqn", dict(num_steps=8), "num_steps"),
+        ("dqn", dict(q_lambda=0.5), "q_lambda"),
+        ("dqn", dict(reward_scale=0.1), "reward_scale"),
+        ("dqn", dict(num_atoms=21), "num_atoms"),
+        ("c51", dict(loss="huber"), "loss"),
+        ("m-dqn", dict(double_q=False), "double_q"),
+        ("qr-dqn", dict(munchausen_alpha=0.5), "munchausen_alpha"),
+    ],
+)
+def test_a_field_of_another_algorithm_is_refused_away_from_its_default(algorithm, changes, field):
+    base = dict(num_envs=4, eval_frequency=5_120) if algorithm == "pqn" else {}
+    message = rf"^{field}: does not apply to algorithm {algorithm} .*leave it at its default"
+    with pytest.raises(ValueError, match=message) as error:
+        DQNConfig(algorithm=algorithm, **base, **changes)
+    assert "\n" not in str(error.value)
+
+
+def test_algorithm_relations_name_the_field():
+    with pytest.raises(ValueError, match=r"^v_max: must be > v_min \(0.0\)"):
+        DQNConfig(algorithm="c51", v_min=0.0, v_max=0.0)
+    with pytest.raises(ValueError, match=r"^num_minibatches: must be a divisor of num_steps"):
+        DQNConfig(algorithm="pqn", num_envs=4, num_steps=8, num_minibatches=5, eval_frequency=320)
+    with pytest.raises(ValueError, match=r"^eval_frequency: must be a multiple of num_steps \* "):
+        DQNConfig(algorithm="pqn", num_envs=4, num_steps=8, eval_frequency=100)
+    # PQN has no warm-up and no replay: its iterations are rollouts of num_steps x num_envs
+    c = DQNConfig(algorithm="pqn", num_envs=4, num_steps=8, eval_frequency=320, total_timesteps=640)
+    assert (c.warmup_steps, c.env_steps_per_iteration, c.iterations_per_period) == (0, 32, 10)
+    assert c.num_gradient_steps == 2 * 10 * c.num_epochs * c.num_minibatches
+
+
+def test_the_new_traced_fields_are_sweepable():
+    traced = set(config_mod.traced_fields())
+    assert {"q_lambda", "munchausen_alpha", "munchausen_temperature", "noisy_sigma0"} <= traced
+    assert {"algorithm", "num_atoms", "num_quantiles", "num_steps", "noisy"} <= set(
+        config_mod.static_fields()
+    )
+
+
+@pytest.mark.parametrize("name", ["c51", "qr-dqn", "m-dqn", "rainbow", "pqn", "pqn-minatar"])
+def test_the_algorithm_presets(name):
+    config = purejaxdqn.presets.get(name)
+    expected = {"rainbow": "c51", "pqn-minatar": "pqn"}.get(name, name)
+    assert config.algorithm == expected
+    assert DQNConfig.from_json(config.to_json()) == config
+    if name == "rainbow":
+        assert config.noisy and config.dueling and config.double_q and config.prioritized_replay
+        assert config.n_step == 3 and config.epsilon_end == 0.0
+
+
+def test_switching_an_env_preset_to_another_algorithm_keeps_its_task():
+    from purejaxdqn import presets
+
+    acrobot = presets.acrobot()
+    switched, kept = presets.switch_algorithm(acrobot, "pqn")
+    assert switched.algorithm == "pqn" and switched.env_id == "Acrobot-v1"
+    assert switched.gamma == acrobot.gamma and switched.num_steps == presets.pqn().num_steps
+    assert "env_id" in kept and "n_step" not in kept
+    assert "eval_frequency" not in kept  # 10000 is not a multiple of pqn's 512-step rollouts
+    minatar, _ = presets.switch_algorithm(presets.minatar_breakout(), "pqn")
+    assert minatar.num_envs == presets.pqn_minatar().num_envs
+    back, _ = presets.switch_algorithm(presets.pqn(), "dqn")
+    assert back.algorithm == "dqn" and back.buffer_size == presets.cartpole().buffer_size

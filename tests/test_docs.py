@@ -49,6 +49,11 @@ def test_the_field_table_is_generated_from_the_declarations():
     assert table == config_mod.fields_markdown()
 
 
+def test_the_readme_algorithm_table_is_generated_from_the_declarations():
+    table = README.split("<!-- algorithms:begin -->\n", 1)[1].split("\n<!-- algorithms:end -->")[0]
+    assert table == config_mod.algorithms_markdown()
+
+
 def test_every_test_the_guarantees_name_exists():
     text = (ROOT / "docs" / "guarantees.md").read_text()
     files = re.findall(r"`(tests/[\w/]+\.py)(?:::[\w\[\]]+)?`", text)

@@ -1,4 +1,4 @@
-"""Algorithms: each module builds an `Agent` (network head, Q-values, loss) on a torso.
+"""Algorithms: each module builds an `Agent` (network, init, Q-values, loss) on a torso.
 
 `make_agent(config, env, env_params, torso=None)` is the one place that builds a run's
 network: training, evaluation, policies and rendering all call it.
@@ -10,13 +10,22 @@ from typing import Any
 
 import flax.linen as nn
 
-from purejaxdqn.agents import dqn
+from purejaxdqn.agents import c51, dqn, munchausen, pqn, qr_dqn
 from purejaxdqn.agents.base import Agent
 from purejaxdqn.config import DQNConfig
 from purejaxdqn.core import envs
 from purejaxdqn.core.networks import builtin_torso, check_torso, observation_scaling
 
-__all__ = ["Agent", "make_agent"]
+__all__ = ["ALGORITHMS", "Agent", "make_agent"]
+
+# config.algorithm -> the module's `make(config, torso, num_actions, **network) -> Agent`
+ALGORITHMS = {
+    "dqn": dqn.make,
+    "c51": c51.make,
+    "qr-dqn": qr_dqn.make,
+    "m-dqn": munchausen.make,
+    "pqn": pqn.make,
+}
 
 
 def make_agent(
@@ -28,10 +37,12 @@ def make_agent(
     obs_shape = tuple(space.shape)
     num_actions = envs.num_discrete_actions(env, env_params)
     if torso is None:
-        torso = builtin_torso(config.torso, config.hidden_sizes, config.activation, obs_shape)
+        torso = builtin_torso(
+            config.torso, config.hidden_sizes, config.activation, obs_shape, config.layer_norm
+        )
     check_torso(torso, obs_shape)
     network: dict[str, Any] = {"obs_shape": obs_shape}
     if config.normalize_observations:
         low, high = getattr(space, "low", -float("inf")), getattr(space, "high", float("inf"))
         network.update(observation_scaling(obs_shape, low, high))
-    return dqn.make(config, torso, num_actions, **network)
+    return ALGORITHMS[config.algorithm](config, torso, num_actions, **network)

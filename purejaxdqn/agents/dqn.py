@@ -1,5 +1,5 @@
 """DQN (Mnih et al. 2015) and Double DQN (van Hasselt et al. 2016), with a linear or a
-dueling head (Wang et al. 2016).
+dueling head (Wang et al. 2016), plain or noisy (Fortunato et al. 2018).
 
 Targets are written for a *single* transition with time-indexed names, as in rlax
 (`q_tm1` = Q(s_{t-1}, .), `a_tm1`, `r_t`, `discount_t`, `q_t` = Q(s_t, .)); `make` batches
@@ -15,27 +15,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from purejaxdqn.agents.base import Agent
+from purejaxdqn.agents.base import Agent, make_init, make_outputs
+from purejaxdqn.agents.heads import ActionHead
 from purejaxdqn.config import DQNConfig
 from purejaxdqn.core import losses
-from purejaxdqn.core.networks import Dense, QNetwork
+from purejaxdqn.core.networks import QNetwork
 from purejaxdqn.replay.transition import Transition
-
-
-class QHead(nn.Module):
-    """features `[..., F]` -> Q-values `[..., num_actions]`: one linear layer, or with
-    `dueling` Q = V + A - mean_a A from two linear layers (Wang et al. 2016, eq. 9)."""
-
-    num_actions: int
-    dueling: bool = False
-
-    @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
-        if not self.dueling:
-            return Dense(self.num_actions)(x)
-        advantage = Dense(self.num_actions, name="advantage")(x)  # (..., num_actions)
-        value = Dense(1, name="value")(x)  # (..., 1)
-        return value + advantage - jnp.mean(advantage, axis=-1, keepdims=True)
 
 
 def q_learning_target(r_t: jax.Array, discount_t: jax.Array, q_t: jax.Array) -> jax.Array:
@@ -87,21 +72,28 @@ def transition_discount(batch: Transition, gamma: jax.Array) -> jax.Array:
 
 
 def make(config: DQNConfig, torso: nn.Module, num_actions: int, **network: Any) -> Agent:
-    """The DQN family's agent: `QHead` on `torso`, and its (weighted) TD loss."""
-    net = QNetwork(torso=torso, head=QHead(num_actions, config.dueling), **network)
+    """The DQN family's agent: a Q-value head (dueling, noisy) on `torso`, and its
+    (importance-weighted) TD loss with DQN or Double DQN targets."""
+    head = ActionHead(num_actions, 1, config.dueling, config.noisy)
+    net = QNetwork(torso=torso, head=head, **network)
+    outputs = make_outputs(net, config.noisy)
 
-    def q_values(params: Any, obs: jax.Array) -> jax.Array:
-        return net.apply(params, obs)  # type: ignore[return-value]
+    def q_values(params: Any, obs: jax.Array, key: Any = None) -> jax.Array:
+        return outputs(params, obs, key)[..., 0]
 
-    def loss(params: Any, target_params: Any, batch: Transition, hp: Any, weights: jax.Array):
+    def loss(params, target_params, batch: Transition, hp, weights: jax.Array, key: jax.Array):
         """(mean of weights * per-transition loss, |TD errors| (B,) for priorities)."""
+        online_key, target_key = jax.random.split(key)  # one noise draw per network
+
+        def q(p: Any, obs: jax.Array, k: jax.Array) -> jax.Array:  # (B, A)
+            return outputs(p, obs, k, shared=True)[..., 0]
+
         if config.double_q:  # one forward pass for s_{t-1} and s_t
-            q_tm1, q_t_online = jnp.split(
-                q_values(params, jnp.concatenate([batch.obs, batch.next_obs])), 2
-            )
+            both = q(params, jnp.concatenate([batch.obs, batch.next_obs]), online_key)
+            q_tm1, q_t_online = jnp.split(both, 2)
         else:
-            q_tm1, q_t_online = q_values(params, batch.obs), None
-        q_t_target = q_values(target_params, batch.next_obs)
+            q_tm1, q_t_online = q(params, batch.obs, online_key), None
+        q_t_target = q(target_params, batch.next_obs, target_key)
         td = batched_td_errors(
             q_tm1,
             batch.action,
@@ -112,4 +104,4 @@ def make(config: DQNConfig, torso: nn.Module, num_actions: int, **network: Any) 
         )
         return losses.weighted_td_loss(td, weights, config.loss), jnp.abs(td)
 
-    return Agent(network=net, q_values=q_values, loss=loss)
+    return Agent(network=net, init=make_init(net, config.noisy), q_values=q_values, loss=loss)

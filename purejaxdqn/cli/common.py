@@ -123,11 +123,26 @@ def resolve_config(args: argparse.Namespace) -> config_mod.DQNConfig:
     changes = parse_set(args.set)
     if args.env is not None:
         changes["env_id"] = args.env
+    algorithm = changes.pop("algorithm", cfg.algorithm)
+    if algorithm != cfg.algorithm:
+        cfg = _switch(cfg.replace(env_id=changes.pop("env_id", cfg.env_id)), algorithm)
     if args.total_timesteps is not None:
         changes["total_timesteps"] = args.total_timesteps
     if args.solve_threshold is not None:
         changes["solve_threshold"] = args.solve_threshold
     return cfg.replace(**changes) if changes else cfg
+
+
+def _switch(cfg: config_mod.DQNConfig, algorithm: str) -> config_mod.DQNConfig:
+    """The config with another algorithm (presets.switch_algorithm); says what it kept."""
+    from purejaxdqn import presets
+
+    switched, kept = presets.switch_algorithm(cfg, algorithm)
+    print(
+        f"algorithm: {algorithm}, its fields from its own preset; kept from the "
+        f"{cfg.algorithm} config: {', '.join(kept)}"
+    )
+    return switched
 
 
 def _config_file(path: Path) -> config_mod.DQNConfig:

@@ -36,19 +36,23 @@ Dense = functools.partial(nn.Dense, kernel_init=nn.initializers.glorot_uniform()
 class MLPTorso(nn.Module):
     """obs `[..., *obs_shape]` -> features `[..., hidden_sizes[-1]]`.
 
-    The last `obs_ndim` axes are flattened, then one Dense layer and the activation per
-    width in `hidden_sizes`.
+    The last `obs_ndim` axes are flattened, then per width in `hidden_sizes` a Dense
+    layer, LayerNorm (with `layer_norm`, as in PQN) and the activation.
     """
 
     hidden_sizes: Sequence[int]
     activation: str = "relu"
     obs_ndim: int = 1
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
         x = jnp.reshape(obs, (*obs.shape[: obs.ndim - self.obs_ndim], -1))
         for width in self.hidden_sizes:
-            x = ACTIVATIONS[self.activation](Dense(width)(x))
+            x = Dense(width)(x)
+            if self.layer_norm:
+                x = nn.LayerNorm()(x)
+            x = ACTIVATIONS[self.activation](x)
         return x
 
 
@@ -58,6 +62,7 @@ class ConvTorso(nn.Module):
 
     hidden_sizes: Sequence[int]
     activation: str = "relu"
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
@@ -65,7 +70,65 @@ class ConvTorso(nn.Module):
         x = jnp.reshape(obs, (-1, *obs.shape[-3:]))  # (N, H, W, C)
         x = ACTIVATIONS[self.activation](nn.Conv(CONV_CHANNELS, (3, 3), padding="SAME")(x))
         x = jnp.reshape(x, (*batch_shape, -1))
-        return MLPTorso(self.hidden_sizes, self.activation)(x)
+        return MLPTorso(self.hidden_sizes, self.activation, layer_norm=self.layer_norm)(x)
+
+
+def _scaled_noise(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """f(e) = sign(e) sqrt(|e|) of standard normal e (factorised noise)."""
+    e = jax.random.normal(key, shape)
+    return jnp.sign(e) * jnp.sqrt(jnp.abs(e))
+
+
+class NoisyDense(nn.Module):
+    """A linear layer with factorised Gaussian noise (Fortunato et al. 2018, sec. 3):
+    y = x (mu_W + sigma_W * f(e_in) f(e_out)^T) + mu_b + sigma_b * f(e_out).
+
+    `noise`: "none" (the means: greedy evaluation and policies), "shared" (one draw for
+    the whole batch: a gradient step) or "per_row" (one draw per leading row of x: one per
+    env when acting); draws come from the "noise" rng stream. The means start uniform in
+    +-1/sqrt(fan_in); the sigmas at 0.5/sqrt(fan_in), which `set_noise_scale` rescales.
+    """
+
+    features: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array, noise: str = "none") -> jax.Array:
+        fan_in = x.shape[-1]
+        bound = 1.0 / np.sqrt(fan_in)
+
+        def uniform(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32):
+            return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+        sigma = nn.initializers.constant(0.5 * bound)
+        kernel = self.param("kernel", uniform, (fan_in, self.features))
+        bias = self.param("bias", uniform, (self.features,))
+        sigma_kernel = self.param("sigma_kernel", sigma, (fan_in, self.features))
+        sigma_bias = self.param("sigma_bias", sigma, (self.features,))
+        y = x @ kernel + bias
+        if noise == "none":
+            return y
+        rows = x.shape[:-1] if noise == "per_row" else ()
+        in_key, out_key = jax.random.split(self.make_rng("noise"))
+        e_in = _scaled_noise(in_key, (*rows, fan_in))
+        e_out = _scaled_noise(out_key, (*rows, self.features))
+        return y + ((x * e_in) @ sigma_kernel + sigma_bias) * e_out
+
+
+def set_noise_scale(params: Any, sigma0: jax.Array) -> Any:
+    """Every NoisyDense's sigmas set to sigma0 / sqrt(fan_in) (the paper's init), where
+    sigma0 may be traced (a sweep over noisy_sigma0 shares one program)."""
+
+    def visit(tree: Any) -> Any:
+        if not isinstance(tree, dict):
+            return tree
+        tree = {k: visit(v) for k, v in tree.items()}
+        if "sigma_kernel" in tree:
+            scale = sigma0 / np.sqrt(tree["sigma_kernel"].shape[0])
+            for name in ("sigma_kernel", "sigma_bias"):
+                tree[name] = jnp.full_like(tree[name], scale)
+        return tree
+
+    return visit(params)
 
 
 class QNetwork(nn.Module):
@@ -82,27 +145,33 @@ class QNetwork(nn.Module):
     obs_scale: tuple[float, ...] | None = None
 
     @nn.compact
-    def __call__(self, obs: jax.Array) -> jax.Array:
+    def __call__(self, obs: jax.Array, noise: str = "none") -> jax.Array:
+        """`noise` reaches the head (see `NoisyDense`); heads without noise ignore it."""
         x = obs.astype(jnp.float32)
         if self.obs_center is not None and self.obs_scale is not None:
             center = jnp.asarray(self.obs_center, jnp.float32).reshape(self.obs_shape)
             x = (x - center) / jnp.asarray(self.obs_scale, jnp.float32).reshape(self.obs_shape)
-        return self.head(self.torso(x))
+        return self.head(self.torso(x), noise=noise)
 
 
 def builtin_torso(
-    name: str, hidden_sizes: Sequence[int], activation: str, obs_shape: Sequence[int]
+    name: str,
+    hidden_sizes: Sequence[int],
+    activation: str,
+    obs_shape: Sequence[int],
+    layer_norm: bool = False,
 ) -> nn.Module:
-    """ "mlp", "conv" (needs (H, W, C) observations) or "auto" (conv exactly when the
-    observations are rank 3)."""
+    """The built-in torso `name`: "mlp", "conv" (needs (H, W, C) observations) or "auto"
+    (conv exactly when the observations are rank 3); LayerNorm after each hidden layer
+    with `layer_norm`."""
     if name == "conv" and len(obs_shape) != 3:
         raise ValueError(
             f"torso: conv needs image-like (H, W, C) observations, these have shape "
             f"{tuple(obs_shape)}; use torso=mlp or auto"
         )
     if name == "conv" or (name == "auto" and len(obs_shape) == 3):
-        return ConvTorso(tuple(hidden_sizes), activation)
-    return MLPTorso(tuple(hidden_sizes), activation, obs_ndim=len(obs_shape))
+        return ConvTorso(tuple(hidden_sizes), activation, layer_norm)
+    return MLPTorso(tuple(hidden_sizes), activation, len(obs_shape), layer_norm)
 
 
 def check_torso(torso: nn.Module, obs_shape: Sequence[int]) -> int:

@@ -53,10 +53,13 @@ def plan(template: Any, capacity: int, num_runs: int, num_seeds: int) -> dict[st
     max_seeds = (
         int(available // (per_run * OVERHEAD * runs_per_seed)) if available is not None else None
     )
+    per_transition = None  # PQN keeps no replay buffer
+    if template.buffer is not None:
+        per_transition = transition_bytes(_storage(template.buffer), capacity, num_runs)
     return {
         "state_bytes": total,
         "bytes_per_run": per_run,
-        "bytes_per_transition": transition_bytes(_storage(template.buffer), capacity, num_runs),
+        "bytes_per_transition": per_transition,
         "available_bytes": available,
         "fits": fits,
         "max_seeds": max_seeds,
@@ -70,10 +73,12 @@ def _storage(buffer: Any) -> Any:
 
 def describe(p: dict[str, Any], num_runs: int) -> str:
     avail = "unknown" if p["available_bytes"] is None else format_bytes(p["available_bytes"])
+    stored = ""
+    if p["bytes_per_transition"] is not None:
+        stored = f", {p['bytes_per_transition']:.0f} bytes per stored transition"
     return (
         f"memory: {format_bytes(p['state_bytes'] * OVERHEAD)} planned for {num_runs} runs "
-        f"({format_bytes(p['bytes_per_run'])} of state each, "
-        f"{p['bytes_per_transition']:.0f} bytes per stored transition); available: {avail}"
+        f"({format_bytes(p['bytes_per_run'])} of state each{stored}); available: {avail}"
     )
 
 

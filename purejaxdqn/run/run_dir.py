@@ -68,6 +68,12 @@ def check_header(
     purejaxdqn version, naming what differs."""
     from purejaxdqn import __version__
 
+    # The version first: an older release's config lacks the fields added since.
+    if header.get("purejaxdqn") != __version__:
+        raise RunDirError(
+            f"{path}: checkpoint written by purejaxdqn {header.get('purejaxdqn')}, this is "
+            f"{__version__}; resume it with that version"
+        )
     saved = header.get("config", {})
     current = config.to_dict()
     differ = sorted(k for k in set(saved) | set(current) if saved.get(k) != current.get(k))
@@ -79,11 +85,6 @@ def check_header(
         raise RunDirError(
             f"{path}: checkpoint is for another torso ({header.get('network')}, this run's: "
             f"{network})"
-        )
-    if header.get("purejaxdqn") != __version__:
-        raise RunDirError(
-            f"{path}: checkpoint written by purejaxdqn {header.get('purejaxdqn')}, this is "
-            f"{__version__}; resume it with that version"
         )
 
 

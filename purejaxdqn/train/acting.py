@@ -18,12 +18,12 @@ from purejaxdqn.train.state import ActorState
 def epsilon(config: DQNConfig, env_step: jax.Array, hp: Any) -> jax.Array:
     """1 (uniformly random actions) during the warm-up, then the linear decay."""
     decayed = exploration.linear_epsilon(
-        (env_step - config.learning_starts).astype(jnp.float32),
+        (env_step - config.warmup_steps).astype(jnp.float32),
         hp.epsilon_start,
         hp.epsilon_end,
         hp.epsilon_decay_steps,
     )
-    return jnp.where(env_step < config.learning_starts, 1.0, decayed)
+    return jnp.where(env_step < config.warmup_steps, 1.0, decayed)
 
 
 def make_act(
@@ -31,16 +31,18 @@ def make_act(
 ) -> Callable[..., tuple[ActorState, Transition, jax.Array]]:
     """Returns `act(key, actor, params, epsilon) -> (actor, transitions, done)`: one
     epsilon-greedy step of every env (auto-reset), its transitions (leaves (num_envs, ...),
-    `next_obs` gymnax's final observation, not the reset one) and done (num_envs,)."""
+    `next_obs` gymnax's final observation, not the reset one) and done (num_envs,).
+    `q_values(params, obs, key)` draws a noisy net's noise per env from its key."""
 
     def act(
         key: jax.Array, actor: ActorState, params: Any, epsilon: jax.Array
     ) -> tuple[ActorState, Transition, jax.Array]:
-        keys = jax.random.split(key, 1 + actor.obs.shape[0])  # the actions', then one per env
-        q = q_values(params, actor.obs)  # (num_envs, num_actions)
+        # the actions' key, the network's noise, then one per env
+        keys = jax.random.split(key, 2 + actor.obs.shape[0])
+        q = q_values(params, actor.obs, keys[1])  # (num_envs, num_actions)
         action = exploration.epsilon_greedy(keys[0], q, epsilon)  # (num_envs,)
         obs, env_state, reward, terminated, truncated, info = envs.vmapped_step(
-            env, env_params, keys[1:], actor.env_state, action
+            env, env_params, keys[2:], actor.env_state, action
         )
         transitions = Transition(
             obs=actor.obs,

@@ -37,8 +37,9 @@ class LearnOutput(NamedTuple):
 def make_learn(
     loss_fn: Callable, optimizer: Callable[[Any], optax.GradientTransformation]
 ) -> Callable[..., tuple[LearnerState, LearnOutput]]:
-    """Returns `learn(learner, batch, weights, hp, active) -> (learner, LearnOutput)`: one
-    gradient step of `loss_fn(params, target_params, batch, hp, weights)`.
+    """Returns `learn(learner, batch, weights, hp, active, key) -> (learner, LearnOutput)`:
+    one gradient step of `loss_fn(params, target_params, batch, hp, weights, key)` (the key
+    draws a noisy net's noise).
 
     The step is applied only where `active` (a traced bool: not in the warm-up, not
     diverged) and finite: a non-finite loss or update is dropped before it reaches the
@@ -46,10 +47,15 @@ def make_learn(
     """
 
     def learn(
-        learner: LearnerState, batch: Any, weights: jax.Array, hp: Any, active: jax.Array
+        learner: LearnerState,
+        batch: Any,
+        weights: jax.Array,
+        hp: Any,
+        active: jax.Array,
+        key: jax.Array,
     ) -> tuple[LearnerState, LearnOutput]:
         (loss, errors), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            learner.params, learner.target_params, batch, hp, weights
+            learner.params, learner.target_params, batch, hp, weights, key
         )
         updates, opt_state = optimizer(hp).update(grads, learner.opt_state, learner.params)
         finite = jnp.isfinite(loss) & jnp.isfinite(optax.global_norm(updates))

@@ -44,7 +44,7 @@ from purejaxdqn.replay.prioritized import (
 )
 from purejaxdqn.replay.transition import Transition
 from purejaxdqn.replay.uniform import make_replay_buffer
-from purejaxdqn.train import acting, learning
+from purejaxdqn.train import acting, learning, rollout
 from purejaxdqn.train.state import (
     ActorState,
     LearnerState,
@@ -71,10 +71,11 @@ class Setup(NamedTuple):
     env_params: Any
     torso: nn.Module | None  # the caller's torso, or None for the config's built-in one
     agent: Agent
-    buffer: Any  # replay.uniform.ReplayBuffer or replay.prioritized.PrioritizedReplayBuffer
+    iteration: Callable  # the scan body: `iteration` here, or rollout.iteration (PQN)
+    buffer: Any  # replay.uniform.ReplayBuffer, replay.prioritized.PrioritizedReplayBuffer, None
     optimizer: Callable[[Any], optax.GradientTransformation]  # hyperparams -> optax
     act: Callable  # acting.make_act
-    store: Callable  # acting.make_store
+    store: Any  # acting.make_store (replay only; None for PQN)
     learn: Callable  # learning.make_learn
     evaluate: Callable  # (key, params) -> (eval_episodes,) greedy returns
     action_dtype: Any  # stored actions: one byte where they fit
@@ -111,8 +112,11 @@ def make_trainer(
     """Builds the pure functions of a run (see `make_train` for the arguments)."""
     env, env_params = envs.resolve(config.env_id, env, env_params)
     agent = make_agent(config, env, env_params, network)
-    per = config.prioritized_replay
-    buffer = (make_prioritized_replay_buffer if per else make_replay_buffer)(config.buffer_size)
+    buffer: Any = None  # PQN keeps none
+    if config.replay:
+        per = config.prioritized_replay
+        make_buffer = make_prioritized_replay_buffer if per else make_replay_buffer
+        buffer = make_buffer(config.buffer_size)
     action_dtype = jnp.uint8 if envs.num_discrete_actions(env, env_params) <= 256 else jnp.int32
     optimizer = functools.partial(learning.make_optimizer, config)
     setup = Setup(
@@ -121,10 +125,11 @@ def make_trainer(
         env_params=env_params,
         torso=network,
         agent=agent,
+        iteration=iteration if config.replay else rollout.iteration,
         buffer=buffer,
         optimizer=optimizer,
         act=acting.make_act(env, env_params, agent.q_values, action_dtype),
-        store=acting.make_store(config, buffer),
+        store=acting.make_store(config, buffer) if config.replay else None,
         learn=learning.make_learn(agent.loss, optimizer),
         evaluate=make_evaluate(env, env_params, agent.q_values, config.eval_episodes),
         action_dtype=action_dtype,
@@ -137,13 +142,14 @@ def make_trainer(
 
 
 def init(s: Setup, key: jax.Array, hp: Any) -> TrainState:
-    """A fresh run: the network's initial parameters, empty replay, reset envs."""
+    """A fresh run: the network's initial parameters, empty replay (and a target network
+    for the algorithms with replay), reset envs."""
     c = s.config
     key, net_key, reset_key = jax.random.split(prng.as_run_key(key, c.key_impl), 3)
     obs, env_state = envs.vmapped_reset(
         s.env, s.env_params, jax.random.split(reset_key, c.num_envs)
     )  # obs: (num_envs, *obs_shape)
-    params = s.agent.network.init(net_key, obs)
+    params = s.agent.init(net_key, obs, hp)
     one_step = Transition(
         obs=obs,
         action=jnp.zeros((c.num_envs,), s.action_dtype),
@@ -159,12 +165,14 @@ def init(s: Setup, key: jax.Array, hp: Any) -> TrainState:
     history = jax.tree.map(lambda x: jnp.zeros((c.num_periods,), x.dtype), _empty_row())
     return TrainState(
         learner=LearnerState(
-            params=params, target_params=params, opt_state=s.optimizer(hp).init(params)
+            params=params,
+            target_params=params if c.replay else None,
+            opt_state=s.optimizer(hp).init(params),
         ),
         actor=ActorState(
             env_state=env_state, obs=obs, stats=episode_stats.init(c.num_envs), window=window
         ),
-        buffer=s.buffer.init(example),
+        buffer=s.buffer.init(example) if c.replay else None,
         progress=Progress(
             env_step=jnp.int32(0),
             iteration=jnp.int32(0),
@@ -211,7 +219,7 @@ def period(s: Setup, state: TrainState, hp: Any) -> TrainState:
     """`iterations_per_period` iterations, then a greedy evaluation and a metrics row."""
     c = s.config
     state, (loss, learned) = jax.lax.scan(
-        lambda state, _: iteration(s, state, hp), state, None, length=c.iterations_per_period
+        lambda state, _: s.iteration(s, state, hp), state, None, length=c.iterations_per_period
     )
     key, eval_key = jax.random.split(state.key)
     returns = s.evaluate(eval_key, state.learner.params)  # (eval_episodes,)
@@ -237,7 +245,8 @@ def period(s: Setup, state: TrainState, hp: Any) -> TrainState:
 
 
 def iteration(s: Setup, state: TrainState, hp: Any) -> tuple[TrainState, tuple[Any, Any]]:
-    """The scan body: act in the envs, learn from replay, maybe update the target.
+    """The scan body of the algorithms with replay: act in the envs, learn from replay,
+    maybe update the target.
 
     Iterations that start before `learning_starts` env steps are the warm-up: their
     updates are computed but not applied. Returns the mean loss and whether it learned.
@@ -266,7 +275,7 @@ def collect(s: Setup, state: TrainState, key: jax.Array, hp: Any) -> TrainState:
         actor, buffer, step = carry
         fresh = episode_stats.clear_window(actor.stats)
         stats = jax.tree.map(
-            lambda a, b: jnp.where(step == c.learning_starts, a, b), fresh, actor.stats
+            lambda a, b: jnp.where(step == c.warmup_steps, a, b), fresh, actor.stats
         )
         actor, transitions, done = s.act(
             key, actor.replace(stats=stats), params, acting.epsilon(c, step, hp)
@@ -292,8 +301,10 @@ def learn_steps(
 
     def step(carry: tuple, key: jax.Array) -> tuple[tuple, jax.Array]:
         learner, buffer, diverged = carry
-        batch, weights, slots = sample(s, key, buffer, env_step, hp)
-        learner, out = s.learn(learner, batch, weights, hp, learning_now & ~diverged)
+        sample_key, noise_key = jax.random.split(key)
+        batch, weights, slots = sample(s, sample_key, buffer, env_step, hp)
+        active = learning_now & ~diverged
+        learner, out = s.learn(learner, batch, weights, hp, active, noise_key)
         if c.prioritized_replay:
             priorities = (out.errors + c.priority_epsilon) ** hp.priority_alpha
             buffer = s.buffer.update_priorities(buffer, slots, priorities, out.applied)

@@ -182,3 +182,19 @@ def test_force_replaces_the_old_run_entirely(run_dir, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert json.loads((target / "summary.json").read_text())["num_seeds"] == 8
     assert (target / "checkpoints" / "latest.ckpt").read_bytes()[:1] == b"{"
+
+
+def test_an_env_preset_switched_to_another_algorithm_says_what_it_kept(capsys):
+    from purejaxdqn import cli, presets
+
+    args = cli.build_parser().parse_args(["train", "--env", "Acrobot-v1", "--set", "algorithm=pqn"])
+    cfg = cli.resolve_config(args)
+    out = capsys.readouterr().out
+    assert cfg.algorithm == "pqn" and cfg.env_id == "Acrobot-v1"
+    assert cfg.gamma == presets.acrobot().gamma and cfg.num_steps == presets.pqn().num_steps
+    assert "algorithm: pqn, its fields from its own preset; kept from the dqn config:" in out
+    assert "env_id" in out.splitlines()[-1] and "n_step" not in out.splitlines()[-1]
+    minatar = cli.build_parser().parse_args(
+        ["train", "--env", "Asterix-MinAtar", "--set", "algorithm=pqn"]
+    )
+    assert cli.resolve_config(minatar).num_envs == presets.pqn_minatar().num_envs

@@ -9,7 +9,7 @@ import pytest
 
 import purejaxdqn
 from purejaxdqn.agents import make_agent
-from purejaxdqn.agents.dqn import QHead
+from purejaxdqn.agents.heads import ActionHead
 from purejaxdqn.core.networks import (
     CONV_CHANNELS,
     ConvTorso,
@@ -24,7 +24,7 @@ from purejaxdqn.core.networks import (
 def q_network(num_actions, hidden, obs_shape, torso="auto", dueling=False, **scaling):
     return QNetwork(
         torso=builtin_torso(torso, hidden, "relu", obs_shape),
-        head=QHead(num_actions, dueling),
+        head=ActionHead(num_actions, 1, dueling),
         obs_shape=tuple(obs_shape),
         **scaling,
     )
@@ -39,7 +39,7 @@ def test_q_values_keep_any_batch_shape(batch_shape, obs_shape, torso):
     net = q_network(3, (32, 16), obs_shape, torso=torso, dueling=True)
     obs = jnp.ones((*batch_shape, *obs_shape))
     params = net.init(jax.random.key(0), obs)
-    assert net.apply(params, obs).shape == (*batch_shape, 3)
+    assert net.apply(params, obs).shape == (*batch_shape, 3, 1)
     head = params["params"]["head"]
     assert head["value"]["kernel"].shape == (16, 1)
     assert head["advantage"]["kernel"].shape == (16, 3)
@@ -156,6 +156,32 @@ def test_normalized_network_is_the_plain_one_on_rescaled_observations():
     np.testing.assert_allclose(
         scaled.apply(params, obs), plain.apply(params, rescaled), rtol=1e-5, atol=1e-6
     )
+
+
+def test_noisy_dense_means_shared_and_per_row_noise():
+    from purejaxdqn.core.networks import NoisyDense, set_noise_scale
+
+    layer = NoisyDense(3)
+    x = jax.random.normal(jax.random.key(0), (5, 4))
+    params = layer.init(jax.random.key(1), x)
+    p = params["params"]
+    assert np.all(np.abs(p["kernel"]) <= 0.5) and np.allclose(p["sigma_kernel"], 0.25)
+    np.testing.assert_allclose(layer.apply(params, x), x @ p["kernel"] + p["bias"], rtol=1e-6)
+    rngs = {"noise": jax.random.key(2)}
+    shared = layer.apply(params, x, noise="shared", rngs=rngs)
+    per_row = layer.apply(params, x, noise="per_row", rngs=rngs)
+    assert not np.allclose(shared, layer.apply(params, x))
+    # shared noise is one weight matrix for every row: the same row gives the same output
+    same = layer.apply(params, jnp.stack([x[0], x[0]]), noise="shared", rngs=rngs)
+    np.testing.assert_allclose(same[0], same[1])
+    per_row_same = layer.apply(params, jnp.stack([x[0], x[0]]), noise="per_row", rngs=rngs)
+    assert not np.allclose(per_row_same[0], per_row_same[1])
+    assert per_row.shape == shared.shape == (5, 3)
+    # sigma0 rescales every sigma to sigma0 / sqrt(fan_in), traced values too
+    scaled = jax.jit(set_noise_scale)(params, jnp.float32(0.8))["params"]
+    np.testing.assert_allclose(scaled["sigma_kernel"], 0.4)
+    np.testing.assert_allclose(scaled["sigma_bias"], 0.4)
+    np.testing.assert_array_equal(scaled["kernel"], p["kernel"])
 
 
 def test_normalize_observations_reaches_every_q_network_of_a_run():

@@ -22,8 +22,8 @@ ENV = ProbeEnv(
 )
 
 
-def prefers_action_1(params, obs):  # (n, 3) -> (n, 2): the greedy action is always 1
-    del params
+def prefers_action_1(params, obs, key=None):  # (n, 3) -> (n, 2): the greedy action is 1
+    del params, key
     return jnp.stack([jnp.zeros(obs.shape[0]), jnp.ones(obs.shape[0])], axis=-1)
 
 
@@ -106,3 +106,21 @@ def test_store_with_n_step_adds_the_sum_that_started_n_minus_1_steps_ago():
     np.testing.assert_allclose(state.storage.reward[:4], [2.75, 2.75, 4.5, 4.5])
     np.testing.assert_array_equal(state.storage.steps[:4], 3)
     np.testing.assert_array_equal(state.storage.next_obs[:4, 0], [4.0, 4.0, 5.0, 5.0])
+
+
+def test_noisy_nets_draw_noise_per_env_when_acting_and_none_for_greedy_q_values():
+    from purejaxdqn.agents import make_agent
+
+    cfg = tiny_config(noisy=True)
+    env, env_params = envs.make_env(cfg.env_id)
+    agent = make_agent(cfg, env, env_params)
+    obs = jnp.zeros((6, 4))  # six envs that see the same observation
+    variables = agent.init(jax.random.key(0), obs, cfg.hyperparams())
+    greedy = np.asarray(agent.q_values(variables, obs))
+    np.testing.assert_allclose(greedy, np.broadcast_to(greedy[0], greedy.shape))
+    noisy = np.asarray(agent.q_values(variables, obs, jax.random.key(1)))
+    assert not np.allclose(noisy, noisy[0])  # each env its own draw
+    np.testing.assert_array_equal(noisy, agent.q_values(variables, obs, jax.random.key(1)))
+    # noisy_sigma0 (traced) sets the initial noise scale: 0 is the plain network
+    quiet = agent.init(jax.random.key(0), obs, cfg.replace(noisy_sigma0=0.0).hyperparams())
+    np.testing.assert_allclose(agent.q_values(quiet, obs, jax.random.key(1)), greedy, rtol=1e-6)

@@ -12,9 +12,9 @@ from purejaxdqn.train.state import LearnerState
 from tests.helpers import tiny_config
 
 
-def squared_distance(params, target_params, batch, hp, weights):
+def squared_distance(params, target_params, batch, hp, weights, key):
     """A loss whose gradient is known: mean of weights * (params - batch)^2."""
-    del target_params, hp
+    del target_params, hp, key
     errors = params["w"] - batch
     return jnp.mean(weights * errors**2), jnp.abs(errors)
 
@@ -29,13 +29,13 @@ def test_learn_takes_a_finite_step_only_when_active():
     learn = jax.jit(make_learn(squared_distance, lambda hp: optax.sgd(hp.learning_rate)))
     hp = cfg.hyperparams()._replace(learning_rate=jnp.float32(0.5))
     batch, weights = jnp.array([1.0, 2.0, 3.0]), jnp.ones(3)
-    stepped, out = learn(learner(), batch, weights, hp, jnp.bool_(True))
+    stepped, out = learn(learner(), batch, weights, hp, jnp.bool_(True), None)
     # grad of mean((w - b)^2) is 2 (w - b) / 3; one SGD step of 0.5 from 0
     np.testing.assert_allclose(stepped.params["w"], [1 / 3, 2 / 3, 1.0], rtol=1e-6)
     np.testing.assert_allclose(out.loss, 14 / 3, rtol=1e-6)
     np.testing.assert_allclose(out.errors, [1.0, 2.0, 3.0])
     assert bool(out.applied) and bool(out.finite)
-    idle, out = learn(learner(), batch, weights, hp, jnp.bool_(False))
+    idle, out = learn(learner(), batch, weights, hp, jnp.bool_(False), None)
     np.testing.assert_array_equal(idle.params["w"], 0.0)
     assert not bool(out.applied) and bool(out.finite)
 
@@ -50,7 +50,7 @@ def test_a_non_finite_step_is_dropped_and_reported(bad):
         hp = hp._replace(learning_rate=jnp.float32(jnp.inf))
     else:
         batch = batch.at[1].set(jnp.nan)
-    kept, out = learn(learner(0.25), batch, jnp.ones(3), hp, jnp.bool_(True))
+    kept, out = learn(learner(0.25), batch, jnp.ones(3), hp, jnp.bool_(True), None)
     np.testing.assert_array_equal(kept.params["w"], 0.25)  # the last finite parameters
     assert not bool(out.finite) and not bool(out.applied)
 

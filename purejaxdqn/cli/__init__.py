@@ -17,17 +17,25 @@ COMMANDS = (train, sweep, eval_command, watch, inspect)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    return _build()[0]
+
+
+def _build() -> tuple[common.OneLineParser, dict[str, common.OneLineParser]]:
+    """The parser and each command's own parser, by name."""
+    parser = common.OneLineParser(  # its subparsers are OneLineParsers too
         prog="purejaxdqn", description="Deep Q-learning in pure, functional JAX."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)
-    return parser
+    return parser, sub.choices
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser, commands = _build()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # refused by the command's own parser, whose --help lists its flags
+        commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         with warnings.catch_warnings():  # restores Python's own display afterwards
             warnings.showwarning = common.one_line_warning

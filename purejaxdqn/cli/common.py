@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from purejaxdqn import config as config_mod
 
@@ -18,6 +18,14 @@ CONFIG_FLAGS = ("config", "env", "total_timesteps", "solve_threshold", "out", "n
 
 class UsageError(Exception):
     """Bad input: printed as one line, exit status 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its usage errors (wrong type, unknown flag, missing value) as one line
+    and a hint to --help, instead of the usage block before the message; exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:

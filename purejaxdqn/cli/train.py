@@ -49,12 +49,31 @@ def command(args: argparse.Namespace) -> int:
     """`train` and `sweep`: start or resume, then train; Ctrl-C or SIGTERM finish the
     chunk in flight, checkpoint and exit (a second one kills)."""
     chosen = devices(args)  # first: no JAX backend may start before jax.distributed
-    session = resume(args, chosen) if args.resume is not None else start(args, chosen)
-    with _stop_on_signals() as stop:
-        return train(args, session, stop)
+    with contextlib.ExitStack() as held:  # the run directory's lock, however this ends
+        if args.resume is not None:
+            session = resume(args, chosen, held)
+        else:
+            session = start(args, chosen, held)
+        with _stop_on_signals() as stop:
+            return train(args, session, stop)
 
 
-def start(args: argparse.Namespace, chosen: list | None) -> Session:
+def lock_run_dir(out: Path, held: contextlib.ExitStack) -> None:
+    """Process 0 locks `out` until `held` closes (one writer per run directory); every
+    process learns whether it could, so that all end together when another writer has it."""
+    from purejaxdqn.run import lock, sharding
+
+    refused = None
+    if sharding.is_writer():
+        try:
+            held.callback(lock.acquire(out).release)
+        except lock.Locked as error:
+            refused = error
+    if not sharding.agree(refused is None):
+        raise refused or lock.Locked(f"{out}: process 0 found another writer of it")
+
+
+def start(args: argparse.Namespace, chosen: list | None, held: contextlib.ExitStack) -> Session:
     """A new run directory: the config validated and the memory checked before anything
     is written."""
     from purejaxdqn.run import run_dir, sharding, torso_record
@@ -81,6 +100,7 @@ def start(args: argparse.Namespace, chosen: list | None) -> Session:
         network=torso,
     )
     _check_memory(runner, cfg, args.seeds, show=writer)
+    lock_run_dir(out, held)
     if writer:
         if out.exists():  # --force: nothing of the old run may mix into the new one
             for stale in ("summary.json", "metrics.csv", "learning_curve.png"):
@@ -91,7 +111,7 @@ def start(args: argparse.Namespace, chosen: list | None) -> Session:
     return Session(cfg, info, out, runner, None, spent, runner.compile())
 
 
-def resume(args: argparse.Namespace, chosen: list | None) -> Session:
+def resume(args: argparse.Namespace, chosen: list | None, held: contextlib.ExitStack) -> Session:
     """An interrupted run directory, from its latest checkpoint (or from the start)."""
     from purejaxdqn.run import checkpoint, run_dir, torso_record
     from purejaxdqn.run.runner import ChunkedRun
@@ -102,6 +122,7 @@ def resume(args: argparse.Namespace, chosen: list | None) -> Session:
         raise UsageError(f"--resume continues a run as it was configured; drop {flags}")
     out = args.resume
     cfg, info = run_dir.load_run(out)
+    lock_run_dir(out, held)
     if (out / "summary.json").exists():
         raise UsageError(f"--resume {out}: the run has finished already (summary.json exists)")
     runner = ChunkedRun(

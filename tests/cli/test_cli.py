@@ -198,3 +198,36 @@ def test_an_env_preset_switched_to_another_algorithm_says_what_it_kept(capsys):
         ["train", "--env", "Asterix-MinAtar", "--set", "algorithm=pqn"]
     )
     assert cli.resolve_config(minatar).num_envs == presets.pqn_minatar().num_envs
+
+
+USAGE_ERRORS = [
+    # (argv, what the one line names)
+    (["train", "--seeds", "many"], "invalid int value: 'many'"),
+    (["train", "--bogus"], "unrecognized arguments: --bogus"),
+    (["train", "--set"], "expected one argument"),
+    (["sweep", "--random", "x"], "invalid int value: 'x'"),
+    (["sweep", "--no-such-flag", "1"], "unrecognized arguments: --no-such-flag 1"),
+    (["eval"], "the following arguments are required: run_dir"),
+    (["eval", "runs/x", "--episodes", "1.5"], "invalid int value: '1.5'"),
+    (["watch", "runs/x", "--seed-index"], "expected one argument"),
+    (["watch", "runs/x", "--colour"], "unrecognized arguments: --colour"),
+    (["inspect", "CartPole-v1", "--episodes", "lots"], "invalid int value: 'lots'"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ([], "the following arguments are required: COMMAND"),
+]
+
+
+@pytest.mark.parametrize("argv,named", USAGE_ERRORS, ids=[" ".join(a) for a, _ in USAGE_ERRORS])
+def test_every_usage_error_is_one_line_with_a_hint_to_help(capsys, argv, named):
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(capsys, *argv)
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert named in lines[0]
+    assert "usage:" not in err
+    command = argv[0] if argv and argv[0] in ("train", "sweep", "eval", "watch", "inspect") else ""
+    assert lines[0].startswith(f"purejaxdqn {command}".strip() + ": error: ")
+    assert lines[0].endswith(f"(see {f'purejaxdqn {command}'.strip()} --help)")

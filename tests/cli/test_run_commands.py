@@ -396,3 +396,25 @@ def test_checkpoint_from_another_version_is_refused(uninterrupted, tmp_path, cap
     assert code == 2
     assert err.count("\n") == 1, err
     assert "checkpoint format 2, this purejaxdqn reads format 3" in err
+
+
+def test_a_second_writer_of_a_live_run_is_refused_and_the_run_is_untouched(
+    uninterrupted, tmp_path, capsys
+):
+    out = tmp_path / "live"
+    proc = subprocess.Popen(
+        cli("train", "--out", out, *LONG), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    deadline = time.time() + 240
+    while checkpoint_period(out) < 1 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run finished before a second writer could try"
+    for argv in (["--resume", out], ["--out", out, "--force", *LONG], ["--out", out, *LONG]):
+        code, _, err = cli_main(capsys, "train", *argv)
+        assert code != 0
+        assert len(err.strip().splitlines()) == 1, err
+        if "--force" in argv or "--resume" in argv:  # without --force: "already exists"
+            assert f"PID {proc.pid}" in err and "another purejaxdqn is writing it" in err
+    _, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 0, stderr
+    assert_same(results(out), results(uninterrupted))

@@ -29,9 +29,7 @@ def holder(tmp_path):
     proc.wait()
 
 
-def test_a_second_writer_is_refused_naming_the_holder_then_let_in_after_a_sigkill(
-    tmp_path, holder
-):
+def test_a_second_writer_is_refused_naming_the_holder_then_let_in_after_a_sigkill(tmp_path, holder):
     run = tmp_path / "run"
     with pytest.raises(lock.Locked) as refused:
         lock.acquire(run)

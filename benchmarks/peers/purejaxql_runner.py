@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import yaml
+from omegaconf import OmegaConf
 
 CHECKOUT = Path((Path(sys.prefix) / "purejaxql-checkout").read_text().strip())
 sys.path.insert(0, str(CHECKOUT))
@@ -32,11 +33,12 @@ from purejaxql import pqn_gymnax  # noqa: E402  (the checkout's, unchanged)
 
 
 def config(overrides: list[str]) -> dict:
+    """Loaded with OmegaConf as hydra loads it (its YAML reads 5e5 as a float)."""
     root = CHECKOUT / "purejaxql" / "config"
-    base = yaml.safe_load((root / "config.yaml").read_text())
+    base = OmegaConf.to_container(OmegaConf.load(root / "config.yaml"))
     alg = {
-        **base.get("alg", {}),
-        **yaml.safe_load((root / "alg" / "pqn_cartpole.yaml").read_text()),
+        **(base.get("alg") or {}),
+        **OmegaConf.to_container(OmegaConf.load(root / "alg" / "pqn_cartpole.yaml")),
     }
     merged = {**base, "alg": alg}
     merged = {**merged, **merged["alg"]}  # as its single_run does

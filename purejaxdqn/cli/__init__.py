@@ -7,6 +7,8 @@ import argparse
 import sys
 import warnings
 
+from absl import logging
+
 from purejaxdqn.cli import common, inspect, sweep, train, watch
 from purejaxdqn.cli import eval as eval_command
 from purejaxdqn.cli.common import UsageError, parse_set, resolve_config
@@ -34,6 +36,7 @@ def _build() -> tuple[common.OneLineParser, dict[str, common.OneLineParser]]:
 def main(argv: list[str] | None = None) -> int:
     parser, commands = _build()
     args, unknown = parser.parse_known_args(argv)
+    logging.set_verbosity(logging.ERROR)  # orbax's informational absl warnings
     if unknown:  # refused by the command's own parser, whose --help lists its flags
         commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
@@ -44,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"purejaxdqn {args.command}: error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # disk full, permission denied, ...
-        print(f"purejaxdqn {args.command}: error: {error.strerror or error}", file=sys.stderr)
+        where = f": {error.filename}" if error.filename else ""
+        text = f"{error.strerror}{where}" if error.strerror else str(error)
+        print(f"purejaxdqn {args.command}: error: {text}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"purejaxdqn {args.command}: interrupted", file=sys.stderr)

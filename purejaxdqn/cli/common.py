@@ -73,6 +73,13 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
         help="write a checkpoint after a chunk once this long has passed since the last "
         "(0: after every chunk); Ctrl-C and SIGTERM always write one",
     )
+    p.add_argument(
+        "--keep-checkpoints",
+        type=int,
+        default=2,
+        metavar="N",
+        help="checkpoints kept in RUN_DIR/checkpoints (the newest N; at least 1)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--no-plot", action="store_true", help="skip learning_curve.png (no matplotlib needed)"
@@ -83,6 +90,10 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
         metavar="RUN_DIR",
         help="continue an interrupted run from its latest checkpoint (takes no other config flags)",
     )
+    _add_device_options(p)
+
+
+def _add_device_options(p: argparse.ArgumentParser) -> None:
     dev = p.add_argument_group(
         "devices and hosts",
         "runs (seeds x settings) are sharded over every device of every process",
@@ -95,11 +106,19 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="one process of a multi-host job: jax.distributed.initialize from the flags "
         "below, JAX_COORDINATOR_ADDRESS / JAX_NUM_PROCESSES / JAX_PROCESS_ID, or the cluster "
-        "(SLURM, Open MPI, Kubernetes); only process 0 writes the run directory",
+        "(SLURM, Open MPI, Kubernetes); process 0 writes the run directory's files, every "
+        "process its checkpoint shards (the run directory must be on a filesystem all see)",
     )
     dev.add_argument("--coordinator", metavar="HOST:PORT", help="process 0's address")
     dev.add_argument("--num-processes", type=int, help="processes in the job")
     dev.add_argument("--process-id", type=int, help="this process's index, 0 .. N-1")
+    dev.add_argument(
+        "--heartbeat-timeout",
+        type=int,
+        default=100,
+        metavar="SECONDS",
+        help="a process silent this long counts as lost, and the others end with an error",
+    )
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:
@@ -148,7 +167,7 @@ def _switch(cfg: config_mod.DQNConfig, algorithm: str) -> config_mod.DQNConfig:
     switched, kept = presets.switch_algorithm(cfg, algorithm)
     print(
         f"algorithm: {algorithm}, its fields from its own preset; kept from the "
-        f"{cfg.algorithm} config: {', '.join(kept)}"
+        f"{cfg.algorithm} config (or set for the env): {', '.join(kept)}"
     )
     return switched
 
@@ -200,7 +219,9 @@ def _initialize_distributed(args: argparse.Namespace) -> None:
                 f"--process-id: must be in 0..{args.num_processes - 1}, got {args.process_id}"
             )
     try:
-        sharding.initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+        sharding.initialize_distributed(
+            args.coordinator, args.num_processes, args.process_id, args.heartbeat_timeout
+        )
     except (RuntimeError, ValueError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
         raise UsageError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import signal
 import sys
 import time
@@ -79,11 +80,17 @@ def start(args: argparse.Namespace, chosen: list | None, held: contextlib.ExitSt
     from purejaxdqn.run import run_dir, sharding, torso_record
     from purejaxdqn.run.runner import ChunkedRun
 
+    if args.keep_checkpoints < 1:
+        raise UsageError(f"--keep-checkpoints: must be >= 1, got {args.keep_checkpoints}")
     cfg = resolve_config(args)
     out = args.out or Path("runs") / f"{cfg.env_id}-{time.strftime('%Y%m%d-%H%M%S')}"
     writer = sharding.is_writer()
-    if writer and out.exists() and any(out.iterdir()) and not args.force:
-        raise UsageError(f"--out {out}: already exists and is not empty; pass --force to overwrite")
+
+    def refuse_a_used_directory() -> None:
+        if writer and out.exists() and any(out.iterdir()) and not args.force:
+            raise UsageError(f"--out {out}: already exists and is not empty; pass --force")
+
+    sharding.together("checking --out", refuse_a_used_directory)
     torso = torso_record.load(args.network) if args.network else None
     info: dict[str, Any] = {"num_seeds": args.seeds, "seed": args.seed, "chunks": args.chunks}
     if torso is not None:
@@ -101,19 +108,25 @@ def start(args: argparse.Namespace, chosen: list | None, held: contextlib.ExitSt
     )
     _check_memory(runner, cfg, args.seeds, show=writer)
     lock_run_dir(out, held)
-    if writer:
-        if out.exists():  # --force: nothing of the old run may mix into the new one
-            for stale in ("summary.json", "metrics.csv", "learning_curve.png"):
-                (out / stale).unlink(missing_ok=True)
-            run_dir.checkpoint_path(out).unlink(missing_ok=True)
-        run_dir.start(out, cfg, info)
+
+    def prepare() -> None:
+        if writer:
+            if out.exists():  # --force: nothing of the old run may mix into the new one
+                for stale in ("summary.json", "metrics.csv", "learning_curve.png"):
+                    (out / stale).unlink(missing_ok=True)
+                shutil.rmtree(out / run_dir.CHECKPOINTS, ignore_errors=True)
+            run_dir.start(out, cfg, info)
+
+    sharding.together("writing the run directory", prepare)
+    sharding.check_shared_directory(out)
     spent = {"wall_time_s": 0.0, "compile_time_s": 0.0}
     return Session(cfg, info, out, runner, None, spent, runner.compile())
 
 
 def resume(args: argparse.Namespace, chosen: list | None, held: contextlib.ExitStack) -> Session:
-    """An interrupted run directory, from its latest checkpoint (or from the start)."""
-    from purejaxdqn.run import checkpoint, run_dir, torso_record
+    """An interrupted run directory, from its latest checkpoint (or from the start), on
+    this job's devices whatever the devices it was saved from."""
+    from purejaxdqn.run import checkpoint, run_dir, sharding, torso_record
     from purejaxdqn.run.runner import ChunkedRun
 
     given = [f"--{f.replace('_', '-')}" for f in CONFIG_FLAGS if getattr(args, f) is not None]
@@ -134,13 +147,17 @@ def resume(args: argparse.Namespace, chosen: list | None, held: contextlib.ExitS
         devices=chosen,
         network=torso_record.rebuild(info.get("network")),
     )
-    ckpt = run_dir.checkpoint_path(out)
+    sharding.check_shared_directory(out)
+    found = checkpoint.latest(out / run_dir.CHECKPOINTS)
     header: dict[str, Any] = {}
     state = None
-    if ckpt.exists():
-        header = checkpoint.read_header(ckpt)
-        run_dir.check_header(header, cfg, ckpt, info.get("network"))
-        state = runner.load(checkpoint.load(ckpt, runner.template, cfg.key_impl)[0])
+    if found is not None:
+        mgr, step = found
+        header = checkpoint.read_meta(mgr, step)
+        run_dir.check_header(header, cfg, mgr.directory / str(step), info.get("network"))
+        layout = runner.saved_layout(int(header["padded_runs"]))
+        state = runner.from_saved(checkpoint.restore_state(mgr, step, header, layout))
+        mgr.close()
     else:  # stopped before its first checkpoint: start it again, identically
         print(
             f"purejaxdqn train: {out} has no checkpoint yet; starting it from the beginning",
@@ -189,46 +206,76 @@ def _check_memory(runner: Any, cfg: Any, num_seeds: int, show: bool = True) -> N
 
 
 class _Checkpoints:
-    """Writes the session's checkpoints: every process gathers, process 0 writes."""
+    """Writes the session's checkpoints (orbax, asynchronous): every process its shards."""
 
-    def __init__(self, session: Session, started: float):
+    def __init__(self, session: Session, started: float, keep: int):
+        from purejaxdqn.run import checkpoint, run_dir
+
         self.session, self.started, self.last = session, started, started
+        self.manager = checkpoint.manager(session.out / run_dir.CHECKPOINTS, keep=keep)
+        latest = self.manager.latest_step()
+        self.number = 0 if latest is None else latest + 1
 
     def save(self, state: Any) -> None:
-        from purejaxdqn.run import checkpoint, run_dir, sharding
+        import jax
+
+        from purejaxdqn.run import checkpoint, sharding
 
         s = self.session
-        host = s.runner.host(state)  # every process takes part in the gather
-        if sharding.is_writer():
-            header = {
-                "config": s.config.to_dict(),
-                "run": s.info,
-                "network": s.info.get("network"),
-                "purejaxdqn": __version__,
-                "period": int(np.max(host.progress.period)),
-                "wall_time_s": s.spent["wall_time_s"] + time.perf_counter() - self.started,
-                "compile_time_s": s.spent["compile_time_s"] + s.compile_s,
-            }
-            checkpoint.save(s.out / run_dir.CHECKPOINTS, host, header)
-        sharding.barrier("checkpoint")  # the others wait for process 0's write
+        period = int(np.max(s.runner.progress(state).progress.period))
+        header = {
+            "config": s.config.to_dict(),
+            "run": s.info,
+            "network": s.info.get("network"),
+            "purejaxdqn": __version__,
+            "jax": jax.__version__,
+            "key_impl": s.config.key_impl,
+            "num_runs": s.runner.num_runs,
+            "padded_runs": int(jax.tree.leaves(state)[0].shape[0]),
+            "period": period,
+            "wall_time_s": s.spent["wall_time_s"] + time.perf_counter() - self.started,
+            "compile_time_s": s.spent["compile_time_s"] + s.compile_s,
+        }
+        params = state.learner.params
+        sharding.together(
+            "saving a checkpoint",
+            lambda: checkpoint.save(self.manager, self.number, state, params, header),
+        )
+        self.number += 1
         self.last = time.perf_counter()
+
+    def close(self) -> None:
+        """Waits for the save in flight (its error, if any, raised here)."""
+        from purejaxdqn.run import checkpoint, sharding
+
+        try:
+            sharding.together("saving a checkpoint", lambda: checkpoint.wait(self.manager))
+        finally:
+            self.manager.close()
 
 
 def train(args: argparse.Namespace, session: Session, stop: list[int]) -> int:
-    """Runs the chunks with checkpoints and progress, then writes the results."""
-    from purejaxdqn.run import sharding
+    """Runs the chunks with checkpoints and progress, then writes the results; the save in
+    flight is waited for however this ends."""
+    checkpoints = _Checkpoints(session, time.perf_counter(), args.keep_checkpoints)
+    try:
+        return _train(args, session, stop, checkpoints)
+    finally:
+        checkpoints.close()
+
+
+def _train(args: argparse.Namespace, session: Session, stop: list[int], checkpoints) -> int:
+    from purejaxdqn.run import checkpoint, sharding
     from purejaxdqn.run.runner import describe, progress_bar
 
     runner = session.runner
-    checkpoints = _Checkpoints(session, time.perf_counter())
     state = runner.init() if session.state is None else session.state
     steps = int(np.sum(runner.progress(state).progress.env_step))  # no buffers copied
     quiet = args.no_progress or not sharding.is_writer()
     bar = None if quiet else progress_bar(session.config, runner.num_runs, steps)
 
     def after_chunk(state: Any) -> bool:
-        # Saving copies every buffer to the host (2 GB for 1024 cartpole seeds): only as
-        # often as --checkpoint-every asks, decided by process 0 for all processes.
+        # As often as --checkpoint-every asks, decided by process 0 for all processes.
         due = time.perf_counter() - checkpoints.last >= args.checkpoint_every
         if sharding.agree(due) and not runner.is_done(state):
             checkpoints.save(state)
@@ -237,20 +284,24 @@ def train(args: argparse.Namespace, session: Session, stop: list[int]) -> int:
             bar.n = int(np.sum(small.progress.env_step))
             bar.set_postfix(describe(small))
             bar.refresh()
-        return not stop
+        if sharding.any_process(bool(stop)):  # a signal to any process stops them all
+            stopped.append(stop[0] if stop else signal.SIGTERM)
+        return not stopped
 
-    state = runner.run(state, after_chunk) if not stop else state
+    stopped: list[int] = []
+    state = runner.run(state, after_chunk)
     if bar is not None:
         bar.close()
-    if stop and not runner.is_done(state):
+    if stopped and not runner.is_done(state):
         checkpoints.save(state)
+        checkpoint.wait(checkpoints.manager)
         steps = int(np.max(runner.progress(state).progress.env_step))
         print(
             f"purejaxdqn train: stopped at env step {steps} per seed; checkpoint saved. "
             f"Continue with: purejaxdqn train --resume {session.out}",
             file=sys.stderr,
         )
-        return 128 + stop[0]
+        return 128 + stopped[0]
     checkpoints.save(state)  # the final state: eval, watch and load_policy read its parameters
     _write_results(args, session, runner.finish(state, keep_state=False), checkpoints.started)
     return 0
@@ -265,8 +316,12 @@ def _write_results(args: argparse.Namespace, session: Session, result: Any, star
         "wall_time_s": wall,
         "env_steps_per_s": float(np.sum(result.state.progress.env_step)) / wall,
     }
-    if sharding.is_writer():
-        out, cfg, info = session.out, session.config, session.info
-        summary = run_dir.write(out, cfg, result, timings, info, plot=not args.no_plot)
-        print(run_dir.format_summary(summary))
-        print(f"run directory: {out}")
+
+    def write() -> None:
+        if sharding.is_writer():
+            out, cfg, info = session.out, session.config, session.info
+            summary = run_dir.write(out, cfg, result, timings, info, plot=not args.no_plot)
+            print(run_dir.format_summary(summary))
+            print(f"run directory: {out}")
+
+    sharding.together("writing the results", write)

@@ -1,133 +1,246 @@
-"""Checkpoints of the complete training state, written atomically and verified on load.
+"""Checkpoints with orbax-checkpoint: RUN_DIR/checkpoints/<n>/ holds three items.
 
-A checkpoint file is one JSON header line (format, versions, config, run position, the
-payload's length and sha256) followed by the payload: the `TrainState` leaves (all seeds)
-as msgpack (`flax.serialization`). It is written to a temporary file, fsynced and renamed
-over the old one, so a crash leaves the previous checkpoint intact.
+- `state`: every leaf of the sharded training state (typed keys as their key data), each
+  process writing only the shards it holds; restorable onto another mesh (run/runner.py).
+- `params`: each run's network parameters alone, restorable as numpy arrays by one CPU
+  process without the buffers or the devices they were saved from (eval, watch,
+  load_policy).
+- `meta`: JSON: the format, versions, config, run info, the run count before padding, the
+  run's position, and a digest of every array of the other two (orbax's own checksums do
+  not cover every byte).
+
+Saves are asynchronous (orbax writes in the background while training goes on; the next
+save or `close` waits for it) and atomic: orbax writes into a temporary folder and renames
+it once complete, so a kill during a save leaves the previous checkpoint usable. The last
+`keep` are kept.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import serialization
-
-from purejaxdqn.core import prng
+import orbax.checkpoint as ocp
 
 # Bumped whenever a state saved before would resume into another run than the one it came
-# from (its random streams, its layout or its period grid changed at the same version).
-FORMAT = 3
-LATEST = "latest.ckpt"
+# from. 4: orbax items (3 and before: one msgpack file, checkpoints/latest.ckpt).
+FORMAT = 4
+STATE, PARAMS, META = "state", "params", "meta"
+OLD_FILE = "latest.ckpt"  # formats 1-3
+# Test hook: the save with this number (0, 1, ...) pauses mid-save, its folder not yet
+# committed, after writing "paused" to the file named by PAUSE_FILE.
+PAUSE_SAVE, PAUSE_FILE = "PUREJAXDQN_TEST_PAUSE_SAVE", "PUREJAXDQN_TEST_PAUSE_FILE"
 
 
 class CheckpointError(ValueError):
     """A checkpoint that is missing, corrupt, truncated or does not fit the run."""
 
 
-def _is_key(x: Any) -> bool:
+class _Meta(ocp.JsonCheckpointHandler):
+    """orbax's JSON item, with the test hook that pauses a save before it commits."""
+
+    async def async_save(self, directory, item=None, args=None):
+        meta = args.item if args is not None else item
+        if meta is not None and str(meta.get("save")) == os.environ.get(PAUSE_SAVE):
+            Path(os.environ[PAUSE_FILE]).write_text("paused")
+            time.sleep(3600)  # until the test kills this process
+        return await super().async_save(directory, item=item, args=args)
+
+
+@ocp.args.register_with_handler(_Meta, for_save=True)
+class _MetaSave(ocp.args.JsonSave):
+    """`JsonSave` for the `meta` item (orbax finds an item's handler by its args class)."""
+
+
+@ocp.args.register_with_handler(_Meta, for_restore=True)
+class _MetaRestore(ocp.args.JsonRestore):
+    """`JsonRestore` for the `meta` item."""
+
+
+def manager(directory: Path, keep: int = 2, read_only: bool = False) -> ocp.CheckpointManager:
+    """The orbax manager of `directory` (RUN_DIR/checkpoints); every process makes one."""
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=keep,
+        read_only=read_only,
+        create=not read_only,
+        cleanup_tmp_directories=not read_only,  # a save killed before its commit
+        enable_async_checkpointing=not read_only,
+    )
+    handlers = {STATE: ocp.PyTreeCheckpointHandler(), PARAMS: ocp.PyTreeCheckpointHandler()}
+    return ocp.CheckpointManager(
+        directory.absolute(), options=options, item_handlers={**handlers, META: _Meta()}
+    )
+
+
+def is_key(x: Any) -> bool:
     return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
-def save(directory: Path, state: Any, header: dict[str, Any]) -> Path:
-    """Writes `state` (any pytree; typed PRNG keys allowed) as `directory/latest.ckpt`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    leaves = [
-        np.asarray(jax.random.key_data(x)) if _is_key(x) else np.asarray(x)
-        for x in jax.tree.leaves(state)
-    ]
-    payload = serialization.msgpack_serialize({str(i): leaf for i, leaf in enumerate(leaves)})
-    head = {
-        **header,
-        "format": FORMAT,
-        "num_leaves": len(leaves),
-        "payload_bytes": len(payload),
-        "sha256": hashlib.sha256(payload).hexdigest(),
+def flat(tree: Any) -> dict[str, Any]:
+    """A pytree's leaves by position ("0", "1", ...), typed keys as their key data."""
+    return {
+        str(i): jax.random.key_data(x) if is_key(x) else x
+        for i, x in enumerate(jax.tree.leaves(tree))
     }
-    path = directory / LATEST
-    tmp = directory / f".{LATEST}.tmp"
+
+
+@jax.jit
+def _digest(leaves: dict[str, jax.Array]) -> dict[str, jax.Array]:
+    """Two position-dependent 32-bit sums of each array's words: every byte counts."""
+
+    def words(x):
+        x = x.astype(jnp.uint8) if x.dtype == jnp.bool_ else x
+        unsigned = {1: jnp.uint8, 2: jnp.uint16, 4: jnp.uint32}[x.dtype.itemsize]
+        return jax.lax.bitcast_convert_type(x, unsigned).astype(jnp.uint32).ravel()
+
+    def two_sums(x):
+        w = words(x)
+        i = jnp.arange(w.size, dtype=jnp.uint32)
+        a = jnp.sum(w * (2 * i + 1), dtype=jnp.uint32)
+        b = jnp.sum((w ^ (i * jnp.uint32(0x9E3779B9))) * jnp.uint32(0x85EBCA6B), dtype=jnp.uint32)
+        return jnp.stack([a, b, jnp.uint32(w.size)])
+
+    return {k: two_sums(x) for k, x in leaves.items()}
+
+
+def digest(leaves: dict[str, Any]) -> dict[str, list[int]]:
+    """`_digest` on the host: JSON-ready (every process calls it on a sharded state)."""
+    return {k: [int(v) for v in np.asarray(d)] for k, d in _digest(leaves).items()}
+
+
+def save(mgr: ocp.CheckpointManager, number: int, state: Any, params: Any, meta: dict) -> None:
+    """Starts writing checkpoint `number` (every process calls it with the same values)
+    after the previous one has finished; raises that one's error if it failed."""
+    wait(mgr)
+    leaves, param_leaves = flat(state), flat(params)
+    meta = {
+        **meta,
+        "format": FORMAT,
+        "save": number,
+        "shapes": {k: [str(x.dtype), list(x.shape)] for k, x in leaves.items()},
+        "digest": digest(leaves),
+        "params_digest": digest(param_leaves),
+    }
+    args = ocp.args.Composite(
+        **{
+            STATE: ocp.args.PyTreeSave(leaves),
+            PARAMS: ocp.args.PyTreeSave(params),
+            META: _MetaSave(meta),
+        }
+    )
     try:
-        with open(tmp, "wb") as f:
-            f.write(json.dumps(head).encode() + b"\n")
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        mgr.save(number, args=args)
     except OSError as error:
-        tmp.unlink(missing_ok=True)
-        kept = "the previous checkpoint is intact" if path.exists() else "no checkpoint was written"
-        raise OSError(
-            error.errno, f"cannot write checkpoint {path} ({error.strerror or error}); {kept}"
-        ) from None
-    return path
+        raise _write_error(mgr, error) from None
 
 
-def read_header(path: Path) -> dict[str, Any]:
-    header, _ = _read(path, payload=False)
-    return header
-
-
-def load(path: Path, template: Any, key_impl: str) -> tuple[Any, dict[str, Any]]:
-    """Restores a state shaped like `template` (e.g. `jax.eval_shape` of the init), its
-    keys of implementation `key_impl` (the config's)."""
-    header, payload = _read(path, payload=True)
+def wait(mgr: ocp.CheckpointManager) -> None:
+    """Waits for the save in flight; a failed one raises OSError in one line."""
     try:
-        restored = serialization.msgpack_restore(payload)
-    except Exception as error:  # msgpack raises several types on bad bytes
-        raise CheckpointError(f"{path}: corrupt checkpoint ({type(error).__name__})") from None
-    t_leaves, treedef = jax.tree.flatten(template)
-    if len(restored) != len(t_leaves):
+        mgr.wait_until_finished()
+    except OSError as error:
+        raise _write_error(mgr, error) from None
+
+
+def _write_error(mgr: ocp.CheckpointManager, error: OSError) -> OSError:
+    kept = mgr.latest_step()
+    what = f"checkpoint {kept} is intact" if kept is not None else "no checkpoint was written"
+    return OSError(
+        error.errno, f"cannot write a checkpoint in {mgr.directory} ({error.strerror}); {what}"
+    )
+
+
+def latest(directory: Path) -> tuple[ocp.CheckpointManager, int] | None:
+    """A read-only manager of `directory` and its last complete checkpoint, or None where
+    there is none; a directory of the format before orbax is refused in one line."""
+    old = directory / OLD_FILE
+    if old.exists():
         raise CheckpointError(
-            f"{path}: holds {len(restored)} arrays, this run needs {len(t_leaves)}; "
-            f"it was written by another config or version"
+            f"{directory.parent}: a run directory of the checkpoint format before 0.4.0 "
+            f"(written by purejaxdqn {_old_version(old)}); finish it with that release"
         )
-    leaves = []
-    for i, t in enumerate(t_leaves):
-        x = np.asarray(restored[str(i)])
-        if _is_key(t):  # the run's keys, stored as their raw data
-            try:
-                key = jax.random.wrap_key_data(jnp.asarray(x), impl=prng.impl(key_impl))
-            except (TypeError, ValueError):
-                key = None
-            if key is None or key.shape != tuple(t.shape) or key.dtype != t.dtype:
-                raise CheckpointError(f"{path}: key array {i} does not fit this run")
-            leaves.append(key)
-            continue
-        if x.shape != tuple(t.shape) or x.dtype != t.dtype:
-            raise CheckpointError(
-                f"{path}: array {i} is {x.dtype}{list(x.shape)}, this run needs "
-                f"{t.dtype}{list(t.shape)}; it was written by another config or version"
-            )
-        leaves.append(jnp.asarray(x))
-    return jax.tree.unflatten(treedef, leaves), header
+    if not directory.is_dir():
+        return None
+    mgr = manager(directory, read_only=True)
+    step = mgr.latest_step()
+    return None if step is None else (mgr, step)
 
 
-def _read(path: Path, payload: bool) -> tuple[dict[str, Any], bytes]:
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no checkpoint")
-    with open(path, "rb") as f:
-        first = f.readline()
-        try:
-            header = json.loads(first)
-            size, digest = int(header["payload_bytes"]), header["sha256"]
-        except (ValueError, KeyError, TypeError):
-            raise CheckpointError(f"{path}: not a purejaxdqn checkpoint (bad header)") from None
-        if header.get("format") != FORMAT:
-            raise CheckpointError(
-                f"{path}: checkpoint format {header.get('format')}, this purejaxdqn reads "
-                f"format {FORMAT} (written by another version); start the run afresh"
-            )
-        if not payload:
-            return header, b""
-        data = f.read()
-    if len(data) != size:
-        raise CheckpointError(f"{path}: truncated checkpoint ({len(data)} of {size} bytes)")
-    if hashlib.sha256(data).hexdigest() != digest:
-        raise CheckpointError(f"{path}: corrupt checkpoint (checksum mismatch)")
-    return header, data
+def _old_version(path: Path) -> str:
+    import json
+
+    try:
+        with open(path, "rb") as f:
+            return str(json.loads(f.readline()).get("purejaxdqn", "an unknown version"))
+    except (OSError, ValueError, AttributeError):
+        return "an unknown version"
+
+
+def read_meta(mgr: ocp.CheckpointManager, step: int) -> dict[str, Any]:
+    where = f"{mgr.directory}/{step}"
+    try:
+        meta = mgr.restore(step, args=ocp.args.Composite(**{META: _MetaRestore()}))[META]
+    except Exception as error:  # orbax raises several types on a missing or bad item
+        raise CheckpointError(f"{where}: corrupt checkpoint ({_what(error)})") from None
+    if not isinstance(meta, dict) or "format" not in meta:
+        raise CheckpointError(f"{where}: not a purejaxdqn checkpoint (no meta item)")
+    if meta["format"] != FORMAT:
+        raise CheckpointError(
+            f"{where}: checkpoint format {meta['format']}, this purejaxdqn reads format "
+            f"{FORMAT} (written by another version); start the run afresh"
+        )
+    return meta
+
+
+def restore_state(
+    mgr: ocp.CheckpointManager, step: int, meta: dict, abstract: dict[str, Any]
+) -> dict[str, Any]:
+    """The state's leaves (key data as stored), placed as `abstract` says (shapes, dtypes
+    and shardings of the saved arrays), checked against the saved digest."""
+    where = f"{mgr.directory}/{step}"
+    shapes = {k: [str(x.dtype), list(x.shape)] for k, x in abstract.items()}
+    if shapes != meta["shapes"]:
+        raise CheckpointError(
+            f"{where}: holds {len(meta['shapes'])} arrays of other shapes than this run's "
+            f"{len(shapes)}; it was written by another config or version"
+        )
+    restore = ocp.args.PyTreeRestore(
+        item=abstract, restore_args=ocp.checkpoint_utils.construct_restore_args(abstract)
+    )
+    leaves = _restore(mgr, step, STATE, restore)
+    if digest(leaves) != meta["digest"]:
+        raise CheckpointError(f"{where}: corrupt checkpoint (checksum mismatch)")
+    return leaves
+
+
+def restore_params(mgr: ocp.CheckpointManager, step: int, meta: dict) -> Any:
+    """Every run's parameters as numpy arrays (padding rows included), checked."""
+    where = f"{mgr.directory}/{step}"
+    try:
+        tree = mgr.item_metadata(step)[PARAMS]
+        restore_args = jax.tree.map(lambda _: ocp.RestoreArgs(restore_type=np.ndarray), tree.tree)
+    except Exception as error:
+        raise CheckpointError(f"{where}: corrupt checkpoint ({_what(error)})") from None
+    params = _restore(mgr, step, PARAMS, ocp.args.PyTreeRestore(restore_args=restore_args))
+    if digest(flat(params)) != meta["params_digest"]:
+        raise CheckpointError(f"{where}: corrupt checkpoint (checksum mismatch)")
+    return params
+
+
+def _restore(mgr: ocp.CheckpointManager, step: int, item: str, args: Any) -> Any:
+    try:
+        return mgr.restore(step, args=ocp.args.Composite(**{item: args}))[item]
+    except Exception as error:  # tensorstore and orbax raise several types on bad bytes
+        raise CheckpointError(
+            f"{mgr.directory}/{step}: corrupt checkpoint ({_what(error)})"
+        ) from None
+
+
+def _what(error: Exception) -> str:
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {first[:120]}" if first else type(error).__name__

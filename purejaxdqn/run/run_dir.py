@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 
 from purejaxdqn.config import DQNConfig
@@ -55,10 +56,9 @@ def load_run(path: Path) -> tuple[DQNConfig, dict[str, Any]]:
     return config, info
 
 
-def checkpoint_path(path: Path) -> Path:
-    from purejaxdqn.run.checkpoint import LATEST
-
-    return path / CHECKPOINTS / LATEST
+def checkpoints_dir(path: Path) -> Path:
+    """RUN_DIR/checkpoints: orbax's numbered checkpoints (run/checkpoint.py)."""
+    return path / CHECKPOINTS
 
 
 def check_header(
@@ -89,27 +89,26 @@ def check_header(
 
 
 def load_params(path: Path, network: Any = None) -> tuple[DQNConfig, Any, Any]:
-    """Config, (seeds, ...) Q-network parameters and torso (None: the config's built-in
-    one) of a run's latest checkpoint. `network`: the run's torso module, where its
-    record cannot be rebuilt (a class defined in a notebook)."""
+    """Config, (seeds, ...) Q-network parameters (numpy) and torso (None: the config's
+    built-in one) of a run's latest complete checkpoint: its params item alone, read by
+    this process without the buffers, the trainer or the devices it was saved from.
+    `network`: the run's torso module, where its record cannot be rebuilt (a class
+    defined in a notebook)."""
     from purejaxdqn.run import checkpoint, torso_record
-    from purejaxdqn.run.runner import ChunkedRun
 
     config, info = load_run(path)
     if network is None:
         network = torso_record.rebuild(info.get("network"))
-    run = ChunkedRun(
-        config,
-        info["num_seeds"],
-        info["seed"],
-        info["chunks"],
-        settings=info.get("settings"),
-        network=network,
-    )
-    ckpt = checkpoint_path(path)
-    check_header(checkpoint.read_header(ckpt), config, ckpt, info.get("network"))
-    state, _ = checkpoint.load(ckpt, run.template, config.key_impl)
-    return config, state.learner.params, network
+    found = checkpoint.latest(checkpoints_dir(path))
+    if found is None:
+        raise RunDirError(f"{path}: no checkpoint yet (the run has not saved one)")
+    mgr, step = found
+    meta = checkpoint.read_meta(mgr, step)
+    check_header(meta, config, mgr.directory / str(step), info.get("network"))
+    params = checkpoint.restore_params(mgr, step, meta)
+    mgr.close()
+    runs = int(meta["num_runs"])
+    return config, jax.tree.map(lambda x: x[:runs], params), network
 
 
 METRIC_COLUMNS = (

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from purejaxdqn.config import DQNConfig
+from purejaxdqn.core import prng
 from purejaxdqn.run import sharding
 from purejaxdqn.run.compilation_cache import enable_compilation_cache
 from purejaxdqn.train import TrainResult, TrainState, make_trainer
@@ -111,12 +112,16 @@ class ChunkedRun:
     def template(self) -> Any:
         """The state as checkpoints and callers see it (shapes and dtypes): num_runs rows,
         not padded."""
-        if self._device_template is None:
-            self._device_template = jax.eval_shape(self._init, self.keys, self.hp)
         return jax.tree.map(
             lambda x: jax.ShapeDtypeStruct((self.num_runs, *x.shape[1:]), x.dtype),
-            self._device_template,
+            self._padded_template(),
         )
+
+    def _padded_template(self) -> Any:
+        """The device state's shapes and dtypes (padded rows)."""
+        if self._device_template is None:
+            self._device_template = jax.eval_shape(self._init, self.keys, self.hp)
+        return self._device_template
 
     def compile(self) -> float:
         """Compiles the three programs (init, run, finish); returns the seconds it took."""
@@ -171,9 +176,41 @@ class ChunkedRun:
         return sharding.unpad(sharding.to_host(tree), self.num_runs)
 
     def load(self, state: TrainState) -> TrainState:
-        """A host state (e.g. from a checkpoint, `num_runs` rows) placed on the devices."""
+        """A host state (`num_runs` rows) placed on the devices."""
         padded = sharding.padded(self.num_runs, self.mesh)
         return sharding.to_global(sharding.pad_runs(state, padded), self._runs_sharding)
+
+    def saved_layout(self, saved_rows: int) -> dict[str, jax.ShapeDtypeStruct]:
+        """Where a checkpoint's state leaves (`checkpoint.flat` of a state of `saved_rows`
+        padded rows, saved on any mesh) are restored: sharded as this run's own state
+        where the rows fit this mesh, else whole on every device (then re-padded by
+        `from_saved`)."""
+        fits = saved_rows == sharding.padded(self.num_runs, self.mesh)
+        where = self._runs_sharding if fits else sharding.replicated(self.mesh)
+
+        def spec(x):
+            data = jax.eval_shape(jax.random.key_data, x) if _is_key(x) else x
+            return jax.ShapeDtypeStruct((saved_rows, *data.shape[1:]), data.dtype, sharding=where)
+
+        return {str(i): spec(x) for i, x in enumerate(jax.tree.leaves(self._padded_template()))}
+
+    def from_saved(self, leaves: dict[str, jax.Array]) -> TrainState:
+        """The state from leaves restored as `saved_layout` says: keys re-wrapped, and the
+        rows cut to the real runs and padded again for this mesh where they came whole."""
+        template_leaves, treedef = jax.tree.flatten(self._padded_template())
+        impl = prng.impl(self.config.key_impl)  # every key of the state is the run's kind
+        padded = sharding.padded(self.num_runs, self.mesh)
+
+        def place(data):
+            out = [
+                jax.random.wrap_key_data(x, impl=impl) if _is_key(t) else x
+                for x, t in zip(data, template_leaves)
+            ]
+            return sharding.pad_runs(sharding.unpad(out, self.num_runs), padded)
+
+        data = [leaves[str(i)] for i in range(len(template_leaves))]
+        placed = jax.jit(place, out_shardings=self._runs_sharding)(data)
+        return jax.tree.unflatten(treedef, placed)
 
     def is_done(self, state: TrainState) -> bool:
         return self._progress(state)[1]
@@ -191,6 +228,10 @@ class ChunkedRun:
             self.compile()
         assert self._compiled is not None
         return self._compiled
+
+
+def _is_key(x: Any) -> bool:
+    return jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
 def small_fields(state: TrainState) -> TrainState:

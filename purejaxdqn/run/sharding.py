@@ -22,6 +22,7 @@ greedy returns agree on the test runs (tests/run/test_sharding.py).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -114,7 +115,10 @@ def to_host(tree: Any) -> Any:
 
 
 def initialize_distributed(
-    coordinator: str | None, num_processes: int | None, process_id: int | None
+    coordinator: str | None,
+    num_processes: int | None,
+    process_id: int | None,
+    heartbeat_timeout_s: int = 100,
 ) -> None:
     """`jax.distributed.initialize`, from flags or the environment.
 
@@ -129,7 +133,10 @@ def initialize_distributed(
     if process_id is None and env.get("JAX_PROCESS_ID"):
         process_id = int(env["JAX_PROCESS_ID"])
     jax.distributed.initialize(
-        coordinator_address=coordinator, num_processes=num_processes, process_id=process_id
+        coordinator_address=coordinator,
+        num_processes=num_processes,
+        process_id=process_id,
+        heartbeat_timeout_seconds=heartbeat_timeout_s,
     )
 
 
@@ -164,6 +171,66 @@ def agree(flag: bool) -> bool:
     if jax.process_count() == 1:
         return flag
     return bool(multihost_utils.broadcast_one_to_all(np.asarray(flag)))
+
+
+class ProcessFailed(OSError):
+    """Another process of the job failed at a step all take together."""
+
+
+def together(what: str, step: Any) -> Any:
+    """Runs `step()` here and tells every process whether it failed on any: then each
+    raises a one-line error of its own (the failed one its error, the others one naming
+    the failed process and its message), so that no process waits forever for another.
+    A no-op wrapper in a one-process run."""
+    if jax.process_count() == 1:
+        return step()
+    try:
+        result, failure = step(), ""
+    except Exception as error:  # reported to the others, then raised here
+        result, failure, raised = None, f"{what}: {error}", error
+    encoded = np.zeros(512, np.uint8)
+    data = failure.encode()[:512]
+    encoded[: len(data)] = np.frombuffer(data, np.uint8)
+    everyone = np.asarray(multihost_utils.process_allgather(encoded))
+    if failure:
+        raise raised
+    failed = [i for i, row in enumerate(everyone) if row.any()]
+    if failed:
+        message = bytes(everyone[failed[0]]).rstrip(b"\0").decode(errors="replace")
+        raise ProcessFailed(f"process {failed[0]} failed {message}")
+    return result
+
+
+def any_process(flag: bool) -> bool:
+    """Whether `flag` is set on any process (itself in a one-process run): the sync point
+    where a SIGTERM that reached one process stops them all after the same chunk."""
+    if jax.process_count() == 1:
+        return flag
+    return bool(np.any(multihost_utils.process_allgather(np.asarray(flag))))
+
+
+def check_shared_directory(path: Any) -> None:
+    """Refuses, on every process, a run directory that not every process sees (each writes
+    its own checkpoint shards into it): process 0 writes a token there that all must read."""
+    if jax.process_count() == 1:
+        return
+    token = int(multihost_utils.broadcast_one_to_all(np.asarray(np.random.randint(1 << 30))))
+    file = Path(path) / ".shared-directory-token"
+    if is_writer():
+        file.write_text(str(token))
+    barrier("token-written")
+    try:
+        seen = file.read_text().strip() == str(token)
+    except OSError:
+        seen = False
+    everyone = multihost_utils.process_allgather(np.asarray(seen))
+    barrier("token-read")
+    if not np.all(everyone):
+        blind = [i for i, ok in enumerate(np.ravel(everyone)) if not ok]
+        raise OSError(
+            f"{path}: process(es) {blind} cannot see the run directory process 0 writes; "
+            "put it on a filesystem every process mounts"
+        )
 
 
 def is_writer() -> bool:

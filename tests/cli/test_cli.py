@@ -181,7 +181,8 @@ def test_force_replaces_the_old_run_entirely(run_dir, tmp_path):
     proc = run_cli("train", "--out", str(target), "--force", "--no-progress", "--no-plot", *TINY)
     assert proc.returncode == 0, proc.stderr
     assert json.loads((target / "summary.json").read_text())["num_seeds"] == 8
-    assert (target / "checkpoints" / "latest.ckpt").read_bytes()[:1] == b"{"
+    assert not (target / "checkpoints" / "latest.ckpt").exists()  # the old run's, gone
+    assert [p.name.isdigit() for p in (target / "checkpoints").iterdir()] == [True]  # final
 
 
 def test_an_env_preset_switched_to_another_algorithm_says_what_it_kept(capsys):
@@ -192,12 +193,16 @@ def test_an_env_preset_switched_to_another_algorithm_says_what_it_kept(capsys):
     out = capsys.readouterr().out
     assert cfg.algorithm == "pqn" and cfg.env_id == "Acrobot-v1"
     assert cfg.gamma == presets.acrobot().gamma and cfg.num_steps == presets.pqn().num_steps
-    assert "algorithm: pqn, its fields from its own preset; kept from the dqn config:" in out
+    assert "its fields from its own preset; kept from the dqn config (or set for the env):" in out
     assert "env_id" in out.splitlines()[-1] and "n_step" not in out.splitlines()[-1]
     minatar = cli.build_parser().parse_args(
         ["train", "--env", "Asterix-MinAtar", "--set", "algorithm=pqn"]
     )
     assert cli.resolve_config(minatar).num_envs == presets.pqn_minatar().num_envs
+    c51 = cli.build_parser().parse_args(["train", "--env", "Acrobot-v1", "--set", "algorithm=c51"])
+    assert (cli.resolve_config(c51).v_min, cli.resolve_config(c51).v_max) == (-100.0, 0.0)
+    dqn = cli.resolve_config(cli.build_parser().parse_args(["train", "--env", "Asterix-MinAtar"]))
+    assert dqn == presets.minatar_breakout().replace(env_id="Asterix-MinAtar")
 
 
 USAGE_ERRORS = [

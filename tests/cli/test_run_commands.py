@@ -5,6 +5,7 @@ import csv
 import errno
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,11 +67,20 @@ def run(*args, timeout=300):
     return subprocess.run(cli(*args), capture_output=True, text=True, env=env(), timeout=timeout)
 
 
+def committed(out):
+    """The run's complete (committed) checkpoint folders, oldest first."""
+    folder = runs.checkpoints_dir(out)
+    steps = (
+        sorted(int(p.name) for p in folder.glob("*") if p.name.isdigit()) if folder.is_dir() else []
+    )
+    return [folder / str(n) for n in steps]
+
+
 def checkpoint_period(out):
-    path = runs.checkpoint_path(out)
+    """The period of the run's latest complete checkpoint (-1: none yet)."""
     try:
-        return json.loads(path.open("rb").readline())["period"]
-    except (OSError, ValueError, KeyError):
+        return json.loads((committed(out)[-1] / "meta" / "metadata").read_text())["period"]
+    except (OSError, ValueError, KeyError, IndexError):
         return -1
 
 
@@ -161,39 +171,63 @@ def test_resume_refuses_finished_runs_and_config_flags(uninterrupted, capsys):
 
 
 def corrupt_copy(src, dst, mutate):
+    """A copy of run `src` with its latest checkpoint only, `mutate(folder)` applied."""
     dst.mkdir()
     for name in ("config.json", "run.json"):
         (dst / name).write_bytes((src / name).read_bytes())
-    (dst / "checkpoints").mkdir()
-    data = runs.checkpoint_path(src).read_bytes()
-    runs.checkpoint_path(dst).write_bytes(mutate(data))
+    latest = committed(src)[-1]
+    shutil.copytree(latest, runs.checkpoints_dir(dst) / latest.name)
+    mutate(runs.checkpoints_dir(dst) / latest.name)
 
 
-def flip_last_byte(data):
-    return data[:-1] + bytes([data[-1] ^ 0xFF])
+def data_files(folder):
+    """The largest array-data file of the state and of the params item."""
+    return [
+        max((folder / item).rglob("d/*"), key=lambda p: p.stat().st_size)
+        for item in ("state", "params")
+    ]
 
 
-def other_config(data):
-    head, payload = data.split(b"\n", 1)
-    header = json.loads(head)
-    header["config"]["gamma"] = 0.5
-    header["config"]["batch_size"] = 32
-    return json.dumps(header).encode() + b"\n" + payload
+def truncate(folder):
+    for f in data_files(folder):
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+
+
+def flip_a_byte(folder):
+    for f in data_files(folder):
+        data = bytearray(f.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        f.write_bytes(bytes(data))
+
+
+def edit_meta(change):
+    def mutate(folder):
+        meta = folder / "meta" / "metadata"
+        meta.write_text(json.dumps(change(json.loads(meta.read_text()))))
+
+    return mutate
+
+
+def other_config(meta):
+    meta["config"]["gamma"] = 0.5
+    meta["config"]["batch_size"] = 32
+    return meta
 
 
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda d: d[: len(d) // 2], "truncated checkpoint"),
-        (flip_last_byte, "corrupt checkpoint (checksum mismatch)"),
-        (lambda d: b"garbage\n" + d, "not a purejaxdqn checkpoint"),
-        (other_config, "another config (fields differ: batch_size, gamma)"),
+        (truncate, "corrupt checkpoint"),
+        (flip_a_byte, "corrupt checkpoint"),
+        (lambda f: (f / "meta" / "metadata").write_text("garbage"), "corrupt checkpoint"),
+        (edit_meta(other_config), "another config (fields differ: batch_size, gamma)"),
     ],
+    ids=["truncated", "flipped-byte", "garbage-meta", "foreign"],
 )
 def test_bad_checkpoints_are_one_line_errors(uninterrupted, tmp_path, mutate, message, capsys):
     bad = tmp_path / "bad"
     corrupt_copy(uninterrupted, bad, mutate)
-    before = runs.checkpoint_path(bad).read_bytes()
+    before = {p: p.read_bytes() for p in runs.checkpoints_dir(bad).rglob("*") if p.is_file()}
     for args in (
         ("train", "--resume", bad),
         ("eval", bad),
@@ -203,7 +237,8 @@ def test_bad_checkpoints_are_one_line_errors(uninterrupted, tmp_path, mutate, me
         assert code == 2, err
         lines = err.strip().splitlines()
         assert len(lines) == 1 and message in lines[0], err
-    assert runs.checkpoint_path(bad).read_bytes() == before  # nothing overwritten
+    after = {p: p.read_bytes() for p in runs.checkpoints_dir(bad).rglob("*") if p.is_file()}
+    assert after == before  # nothing overwritten
 
 
 @pytest.mark.parametrize("command", ["eval", "watch"])
@@ -268,29 +303,34 @@ def test_inspect_prints_spaces_meanings_and_random_return():
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
 
 
-def test_five_sigkills_in_a_row_then_resume_is_bit_for_bit(uninterrupted, tmp_path):
-    """Killed at a random period five times (once before any checkpoint may exist)."""
-    out = tmp_path / "five"
-    rng = np.random.default_rng(0)
-    kill_at = np.sort(rng.choice(np.arange(1, 19), size=5, replace=False))
-    first = True
-    for at in kill_at:
-        args = (
-            ("train", "--out", out, *LONG)
-            if first
-            else ("train", "--resume", out, "--no-progress", "--no-plot")
-        )
-        first = False
+def test_five_sigkills_in_a_row_each_during_a_save_then_resume_is_bit_for_bit(
+    uninterrupted, tmp_path
+):
+    """Killed five times, each time in the middle of an asynchronous save (the test hook
+    pauses save N before orbax commits it): the previous checkpoint is used each time."""
+    from purejaxdqn.run import checkpoint
+
+    out, paused = tmp_path / "five", tmp_path / "paused"
+    kill_at = np.sort(np.random.default_rng(0).choice(np.arange(1, 19), size=5, replace=False))
+    for i, at in enumerate(kill_at):
+        again = ("--resume", out, "--no-progress", "--no-plot", "--checkpoint-every", "0")
+        args = ("--out", out, *LONG) if i == 0 else again
+        hook = {checkpoint.PAUSE_SAVE: str(at), checkpoint.PAUSE_FILE: str(paused)}
         proc = subprocess.Popen(
-            cli(*args), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            cli("train", *args),
+            env={**env(), **hook},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         deadline = time.time() + 240
-        while checkpoint_period(out) < at and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.002)
-        assert proc.poll() is None, proc.communicate()[1]
+        while not paused.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.005)
+        assert proc.poll() is None, (i, at, [p.name for p in runs.checkpoints_dir(out).iterdir()])
         proc.kill()
         proc.wait()
+        paused.unlink()
         assert proc.returncode == -signal.SIGKILL
+        assert [int(p.name) for p in committed(out)][-1] == at - 1  # save `at` never committed
         assert not (out / "summary.json").exists()
     proc = run("train", "--resume", out, "--no-progress", "--no-plot")
     assert proc.returncode == 0, proc.stderr
@@ -307,8 +347,8 @@ def test_killed_before_the_first_checkpoint_resumes_from_the_start(uninterrupted
         time.sleep(0.002)
     proc.kill()
     proc.wait()
-    if runs.checkpoint_path(out).exists():  # too late already: remove it to test the case
-        runs.checkpoint_path(out).unlink()
+    if runs.checkpoints_dir(out).exists():  # too late already: remove it to test the case
+        shutil.rmtree(runs.checkpoints_dir(out))
     done = run("train", "--resume", out, "--no-progress", "--no-plot")
     assert done.returncode == 0, done.stderr
     assert "starting it from the beginning" in done.stderr
@@ -322,30 +362,30 @@ def test_failed_checkpoint_write_stops_cleanly_and_keeps_the_last_one(
     tmp_path, monkeypatch, capsys, code, text
 ):
     """A failing third checkpoint write (disk full, permission denied): one-line error,
-    exit 1, the earlier checkpoint intact and resumable."""
+    exit 1, the earlier checkpoints intact and resumable."""
     from purejaxdqn import cli as cli_mod
     from purejaxdqn.run import checkpoint
 
     out = tmp_path / "full"
-    real_fsync, calls = os.fsync, []
+    real, calls = checkpoint._Meta.async_save, []
 
-    def fsync(fd):
-        calls.append(fd)
+    async def failing(self, directory, item=None, args=None):
+        calls.append(directory)
         if len(calls) == 3:
             raise OSError(code, text)
-        real_fsync(fd)
+        return await real(self, directory, item=item, args=args)
 
-    monkeypatch.setattr(checkpoint.os, "fsync", fsync)
+    monkeypatch.setattr(checkpoint._Meta, "async_save", failing)
     status = cli_mod.main(["train", "--out", str(out), *LONG])
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 1
     assert len(err) == 1 and text in err[0]
-    assert "previous checkpoint is intact" in err[0]
+    assert "checkpoint 1 is intact" in err[0]
     assert checkpoint_period(out) == 2  # written after chunks 1 and 2; chunk 3's write failed
-    assert not list((out / "checkpoints").glob(".*tmp"))  # no partial file left behind
     assert not (out / "summary.json").exists()
-    monkeypatch.setattr(checkpoint.os, "fsync", real_fsync)
+    monkeypatch.setattr(checkpoint._Meta, "async_save", real)
     assert cli_mod.main(["train", "--resume", str(out), "--no-progress", "--no-plot"]) == 0
+    assert all(p.name.isdigit() for p in runs.checkpoints_dir(out).iterdir())  # no partial one
 
 
 @pytest.mark.parametrize("every, saves", [("0", 20), ("3600", 1)])
@@ -359,9 +399,9 @@ def test_checkpoint_every_spaces_the_writes_and_always_keeps_the_final_state(
 
     real_save, periods = checkpoint.save, []
 
-    def save(directory, state, header):
-        periods.append(header["period"])
-        return real_save(directory, state, header)
+    def save(mgr, number, state, params, meta):
+        periods.append(meta["period"])
+        return real_save(mgr, number, state, params, meta)
 
     monkeypatch.setattr(checkpoint, "save", save)
     out = tmp_path / "spaced"
@@ -372,30 +412,37 @@ def test_checkpoint_every_spaces_the_writes_and_always_keeps_the_final_state(
 
 
 def test_checkpoint_from_another_version_is_refused(uninterrupted, tmp_path, capsys):
-    def other_version(data):
-        head, payload = data.split(b"\n", 1)
-        header = json.loads(head)
-        header["purejaxdqn"] = "0.0.1"
-        return json.dumps(header).encode() + b"\n" + payload
+    def other_version(meta):
+        return {**meta, "purejaxdqn": "0.0.1"}
 
     bad = tmp_path / "old"
-    corrupt_copy(uninterrupted, bad, other_version)
+    corrupt_copy(uninterrupted, bad, edit_meta(other_version))
     code, _, err = cli_main(capsys, "eval", bad)
     assert code == 2
     assert "written by purejaxdqn 0.0.1, this is" in err
 
-    def format_2(data):  # before the plain jax.random keys
-        head, payload = data.split(b"\n", 1)
-        header = json.loads(head)
-        header["format"] = 2
-        return json.dumps(header).encode() + b"\n" + payload
-
-    old_format = tmp_path / "format2"
-    corrupt_copy(uninterrupted, old_format, format_2)
+    old_format = tmp_path / "format3"
+    corrupt_copy(uninterrupted, old_format, edit_meta(lambda meta: {**meta, "format": 3}))
     code, _, err = cli_main(capsys, "eval", old_format)
     assert code == 2
     assert err.count("\n") == 1, err
-    assert "checkpoint format 2, this purejaxdqn reads format 3" in err
+    assert "checkpoint format 3, this purejaxdqn reads format 4" in err
+
+
+def test_a_run_directory_of_the_msgpack_format_is_refused_naming_its_version(
+    uninterrupted, tmp_path, capsys
+):
+    old = tmp_path / "msgpack"
+    old.mkdir()
+    for name in ("config.json", "run.json"):
+        (old / name).write_bytes((uninterrupted / name).read_bytes())
+    (old / "checkpoints").mkdir()
+    header = {"format": 3, "purejaxdqn": "0.3.0", "payload_bytes": 0, "sha256": ""}
+    (old / "checkpoints" / "latest.ckpt").write_bytes(json.dumps(header).encode() + b"\n")
+    for args in (("train", "--resume", old), ("eval", old)):
+        code, _, err = cli_main(capsys, *args)
+        assert code == 2 and err.count("\n") == 1, err
+        assert "written by purejaxdqn 0.3.0); finish it with that release" in err
 
 
 def test_a_second_writer_of_a_live_run_is_refused_and_the_run_is_untouched(

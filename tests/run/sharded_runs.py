@@ -4,18 +4,21 @@
 
 Saves, for a tiny config and 6 seeds: the runner sharded over 4 devices (6 runs padded to 8),
 over 1 device, and a plain `jit(vmap(train))` with its input sharded over the 4 devices;
-and a 2 settings x 3 seeds sweep over 4 devices and over 1; and each key impl's draws in a
-program partitioned over the 4 devices.
+and a 2 settings x 3 seeds sweep over 4 devices and over 1; each key impl's draws in a
+program partitioned over the 4 devices; and checkpoints saved on N devices resumed on M
+(`ELASTIC`).
 """
 
 import sys
+import tempfile
+from pathlib import Path
 
 import jax
 import numpy as np
 
 import purejaxdqn
 from purejaxdqn.core import prng
-from purejaxdqn.run import sharding
+from purejaxdqn.run import checkpoint, sharding
 from purejaxdqn.run.runner import ChunkedRun
 from tests.helpers import tiny_config
 
@@ -44,6 +47,31 @@ def key_impls_partition() -> dict[str, np.ndarray]:
     return out
 
 
+ELASTIC = ((4, 4, (4, 2, 1)), (4, 1, (1, 2, 4)), (6, 4, (4, 3)))  # seeds, saved on, resumed on
+
+
+def elastic(folder: Path) -> dict[str, dict[str, np.ndarray]]:
+    """Each ELASTIC case: a run stopped after its first chunk and checkpointed on N
+    devices, then restored and finished on each of the M devices."""
+    cfg, devices, out = tiny_config(), jax.devices(), {}
+    for seeds, saved_on, resumed_on in ELASTIC:
+        first = ChunkedRun(cfg, seeds, seed=7, chunks=3, devices=devices[:saved_on])
+        stopped = first.run(first.init(), after_chunk=lambda state: False)
+        padded = int(jax.tree.leaves(stopped)[0].shape[0])
+        mgr = checkpoint.manager(folder / f"{seeds}-{saved_on}")
+        checkpoint.save(mgr, 0, stopped, stopped.learner.params, {"padded_runs": padded})
+        checkpoint.wait(mgr)
+        meta = checkpoint.read_meta(mgr, 0)
+        for m in resumed_on:
+            again = ChunkedRun(cfg, seeds, seed=7, chunks=3, devices=devices[:m])
+            leaves_ = checkpoint.restore_state(mgr, 0, meta, again.saved_layout(padded))
+            state = again.from_saved(leaves_)
+            assert len(jax.tree.leaves(state)[0].sharding.device_set) == m
+            out[f"elastic_{seeds}_{saved_on}_{m}"] = leaves(again.finish(again.run(state)))
+        mgr.close()
+    return out
+
+
 def main(path: str) -> None:
     assert len(jax.devices()) == 4, jax.devices()
     cfg = tiny_config()
@@ -67,6 +95,8 @@ def main(path: str) -> None:
         sweep = ChunkedRun(cfg, num_seeds=3, seed=5, chunks=1, settings=settings, devices=devices)
         runs[name] = leaves(sweep.finish(sweep.run(sweep.init())))
     runs["key_impls"] = key_impls_partition()
+    with tempfile.TemporaryDirectory() as folder:
+        runs.update(elastic(Path(folder)))
     np.savez(path, **{f"{run}|{name}": x for run, data in runs.items() for name, x in data.items()})
 
 

@@ -6,9 +6,11 @@ Each check starts fresh processes: a JAX process fixes its device count (and its
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -86,46 +88,152 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_two_process_distributed_run_writes_the_one_process_summary(tmp_path):
-    """2 processes x 2 CPU devices (gloo collectives) == 1 process x 4 devices; only
-    process 0 writes the run directory. A checkpoint after every chunk: the processes
-    agree on when to save (process 0's clock) and gather the state together."""
-    args = [sys.executable, "-m", "purejaxdqn", "train", *TINY_CLI_ARGS, "--seeds", "6"]
-    args += ["--no-progress", "--no-plot", "--chunks", "3", "--checkpoint-every", "0"]
-    args += ["--out", "run"]
-    port = _free_port()
-    procs = []
-    for rank in (0, 1):
-        cwd = tmp_path / f"process{rank}"
-        cwd.mkdir()
+def _two_processes(cwds, args, env_of_rank=lambda rank: {}):
+    """`args` as 2 processes x 2 CPU devices of one jax.distributed job (gloo collectives)."""
+    port, procs = _free_port(), []
+    for rank, cwd in enumerate(cwds):
         dist = ["--coordinator", f"localhost:{port}", "--num-processes", "2"]
         procs.append(
             subprocess.Popen(
                 [*args, *dist, "--process-id", str(rank)],
                 cwd=cwd,
-                env=_env(2),
+                env={**_env(2), **env_of_rank(rank)},
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
             )
         )
+    return procs
+
+
+def _finish(procs):
     outputs = [p.communicate(timeout=600)[0] for p in procs]
     for p, text in zip(procs, outputs):
         assert p.returncode == 0, text[-2000:]
-    (tmp_path / "single").mkdir()
-    subprocess.run(args, cwd=tmp_path / "single", env=_env(4), check=True, capture_output=True)
 
-    assert not (tmp_path / "process1" / "run").exists()
-    multi = json.loads((tmp_path / "process0" / "run" / "summary.json").read_text())
-    single = json.loads((tmp_path / "single" / "run" / "summary.json").read_text())
-    for timing in ("compile_time_s", "wall_time_s", "env_steps_per_s"):
-        multi.pop(timing), single.pop(timing)
-    assert multi == single
+
+def _results(run):
     from purejaxdqn.run import run_dir
 
-    _, p_multi, _ = run_dir.load_params(tmp_path / "process0" / "run")
-    _, p_single, _ = run_dir.load_params(tmp_path / "single" / "run")
+    summary = json.loads((run / "summary.json").read_text())
+    for timing in ("compile_time_s", "wall_time_s", "env_steps_per_s"):
+        summary.pop(timing)
+    return summary, [np.asarray(x) for x in jax_leaves(run_dir.load_params(run)[1])]
+
+
+def jax_leaves(tree):
     import jax
 
-    for a, b in zip(jax.tree.leaves(p_multi), jax.tree.leaves(p_single)):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    return jax.tree.leaves(tree)
+
+
+def _assert_same(a, b):
+    assert a[0] == b[0]
+    for x, y in zip(a[1], b[1], strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+TRAIN = [sys.executable, "-m", "purejaxdqn", "train", *TINY_CLI_ARGS, "--seeds", "6"]
+TRAIN += ["--no-progress", "--no-plot", "--chunks", "3", "--checkpoint-every", "0"]
+
+
+def test_two_process_run_saves_its_shards_per_process_and_resumes_after_a_lost_process(
+    tmp_path,
+):
+    """2 processes x 2 devices == 1 process x 4 devices bit for bit; each process writes
+    its own checkpoint shards (no gather to process 0), process 0 alone the run files.
+    Then process 1 is SIGKILLed in the middle of a save: process 0 ends with an error, and
+    the run directory resumes (2 processes again) bit for bit."""
+    _finish(_two_processes([tmp_path, tmp_path], [*TRAIN, "--out", "whole"]))
+    whole = tmp_path / "whole"
+    latest = max((whole / "checkpoints").iterdir(), key=lambda p: int(p.name))
+    for item in ("state", "params"):
+        assert {p.name for p in (latest / item).glob("ocdbt.process_*")} == {
+            "ocdbt.process_0",
+            "ocdbt.process_1",
+        }
+    subprocess.run([*TRAIN, "--out", "single"], cwd=tmp_path, env=_env(4), check=True)
+    _assert_same(_results(whole), _results(tmp_path / "single"))
+
+    from purejaxdqn.run import checkpoint
+
+    paused = tmp_path / "paused"
+    hook = {checkpoint.PAUSE_SAVE: "1", checkpoint.PAUSE_FILE: str(paused)}
+    killed = [*TRAIN, "--out", "killed", "--heartbeat-timeout", "5"]
+    procs = _two_processes([tmp_path, tmp_path], killed, lambda rank: hook if rank else {})
+    while not paused.exists() and procs[1].poll() is None:
+        time.sleep(0.01)
+    procs[1].kill()
+    text = procs[0].communicate(timeout=300)[0]  # JAX ends it once the heartbeats stop
+    assert procs[0].returncode != 0, text[-2000:]
+    procs[1].wait()
+    resume = [sys.executable, "-m", "purejaxdqn", "train", "--resume", "killed", "--no-progress"]
+    _finish(_two_processes([tmp_path, tmp_path], [*resume, "--no-plot"]))
+    _assert_same(_results(tmp_path / "killed"), _results(whole))
+
+
+def test_processes_that_do_not_see_one_run_directory_are_refused_in_one_line(tmp_path):
+    cwds = [tmp_path / "process0", tmp_path / "process1"]
+    for cwd in cwds:
+        cwd.mkdir()
+    procs = _two_processes(cwds, [*TRAIN, "--out", "run"])
+    for p in procs:
+        text = p.communicate(timeout=300)[0]
+        assert p.returncode != 0
+        errors = [line for line in text.splitlines() if "error" in line]
+        assert len(errors) == 1 and "cannot see the run directory" in errors[0], text[-2000:]
+    assert not (cwds[1] / "run" / "checkpoints").exists()
+
+
+ELASTIC = ((4, 4, (4, 2, 1)), (4, 1, (1, 2, 4)), (6, 4, (4, 3)))  # as sharded_runs.py
+
+
+@pytest.mark.parametrize("seeds,saved_on,resumed_on", ELASTIC)
+def test_a_checkpoint_saved_on_n_devices_resumes_on_m(sharded, seeds, saved_on, resumed_on):
+    """Integers (env steps, episodes, solve steps, flags) equal those of the run resumed on
+    the devices it was saved from; floats within the rounding of another partitioning."""
+    same = sharded[f"elastic_{seeds}_{saved_on}_{saved_on}"]
+    for m in resumed_on:
+        other = sharded[f"elastic_{seeds}_{saved_on}_{m}"]
+        assert other.keys() == same.keys()
+        for name, x in same.items():
+            y = other[name]
+            assert y.shape == x.shape and y.dtype == x.dtype, name
+            if np.issubdtype(x.dtype, np.floating):
+                np.testing.assert_allclose(y, x, rtol=1e-4, atol=1e-5, err_msg=name)
+            else:
+                np.testing.assert_array_equal(y, x, err_msg=name)
+
+
+def test_sigterm_to_one_process_saves_and_stops_all_then_the_run_resumes_bit_for_bit(tmp_path):
+    """A scheduler's preemption of process 1 alone: both processes stop after the same
+    chunk, save together and exit 128 + SIGTERM; the resumed run ends bit for bit as the
+    uninterrupted one (1 process x 4 devices, which 2 x 2 equal)."""
+    from tests.cli.test_run_commands import LONG, checkpoint_period, committed
+
+    train = [sys.executable, "-m", "purejaxdqn", "train", *LONG]
+    procs = _two_processes([tmp_path, tmp_path], [*train, "--out", "stopped"])
+    deadline = time.time() + 240
+    while checkpoint_period(tmp_path / "stopped") < 1 and time.time() < deadline:
+        time.sleep(0.01)
+    procs[1].send_signal(signal.SIGTERM)
+    texts = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [128 + signal.SIGTERM] * 2, texts[0][-2000:]
+    assert "checkpoint saved" in texts[0]
+    assert checkpoint_period(tmp_path / "stopped") < 20 and committed(tmp_path / "stopped")
+    resume = [sys.executable, "-m", "purejaxdqn", "train", "--resume", "stopped", "--no-plot"]
+    _finish(_two_processes([tmp_path, tmp_path], [*resume, "--no-progress"]))
+    subprocess.run([*train, "--out", "whole"], cwd=tmp_path, env=_env(4), check=True)
+    _assert_same(_results(tmp_path / "stopped"), _results(tmp_path / "whole"))
+
+
+def test_an_error_on_one_process_ends_every_process_with_a_one_line_error(tmp_path):
+    """Process 0 alone cannot clear the old run (its metrics.csv is a folder): it ends with
+    that error, process 1 with one naming process 0; neither waits for the other."""
+    (tmp_path / "run" / "metrics.csv").mkdir(parents=True)
+    procs = _two_processes([tmp_path, tmp_path], [*TRAIN, "--out", "run", "--force"])
+    texts = [p.communicate(timeout=300)[0] for p in procs]
+    errors = [[line for line in t.splitlines() if ": error: " in line] for t in texts]
+    assert [p.returncode for p in procs] == [1, 1], texts
+    assert len(errors[0]) == 1 and "Is a directory: run/metrics.csv" in errors[0][0], texts[0]
+    assert len(errors[1]) == 1 and "process 0 failed writing the run directory" in errors[1][0]

@@ -266,24 +266,30 @@ def train(args: argparse.Namespace, session: Session, stop: list[int]) -> int:
 
 def _train(args: argparse.Namespace, session: Session, stop: list[int], checkpoints) -> int:
     from purejaxdqn.run import checkpoint, sharding
-    from purejaxdqn.run.runner import describe, progress_bar
+    from purejaxdqn.run.runner import PlainProgress, describe, planned_steps, progress_bar
 
     runner = session.runner
     state = runner.init() if session.state is None else session.state
     steps = int(np.sum(runner.progress(state).progress.env_step))  # no buffers copied
     quiet = args.no_progress or not sharding.is_writer()
-    bar = None if quiet else progress_bar(session.config, runner.num_runs, steps)
+    terminal = sys.stdout.isatty()
+    bar = progress_bar(session.config, runner.num_runs, steps) if terminal and not quiet else None
+    plain = PlainProgress(session.config) if not terminal and not quiet else None
 
     def after_chunk(state: Any) -> bool:
         # As often as --checkpoint-every asks, decided by process 0 for all processes.
         due = time.perf_counter() - checkpoints.last >= args.checkpoint_every
         if sharding.agree(due) and not runner.is_done(state):
             checkpoints.save(state)
-        if bar is not None:
-            small = runner.progress(state)
-            bar.n = int(np.sum(small.progress.env_step))
-            bar.set_postfix(describe(small))
-            bar.refresh()
+        if not args.no_progress:  # a gather: every process takes part, process 0 shows it
+            small, done = runner.progress(state), runner.is_done(state)
+            if bar is not None:
+                bar.total = planned_steps(session.config, small)  # follows seeds that froze
+                bar.n = int(np.sum(small.progress.env_step))
+                bar.set_postfix(describe(small))
+                bar.refresh()
+            if plain is not None:
+                plain.update(small, force=done)
         if sharding.any_process(bool(stop)):  # a signal to any process stops them all
             stopped.append(stop[0] if stop else signal.SIGTERM)
         return not stopped

@@ -253,6 +253,44 @@ def progress_bar(config: DQNConfig, num_seeds: int, initial_steps: int = 0):
     )
 
 
+def planned_steps(config: DQNConfig, state: TrainState) -> int:
+    """Env steps the run will have taken in all when it ends: a frozen or diverged run
+    stops where it is, the others go to the end (the progress bar's total)."""
+    p = state.progress
+    stopped = np.asarray(p.frozen) | np.asarray(p.diverged)
+    whole = config.num_periods * config.eval_frequency
+    return int(np.sum(np.where(stopped, np.asarray(p.env_step), whole)))
+
+
+class PlainProgress:
+    """Progress where stdout is not a terminal (a scheduler's log, nohup): one plain line
+    after a chunk, at most every `every_s` seconds, instead of a bar's redraws."""
+
+    def __init__(self, config: DQNConfig, every_s: float = 5.0):
+        self.config, self.every_s = config, every_s
+        self.last = -math.inf
+        self.started = time.perf_counter()
+        self.first_steps: int | None = None
+
+    def update(self, state: TrainState, force: bool = False) -> None:
+        now = time.perf_counter()
+        steps = int(np.sum(np.asarray(state.progress.env_step)))
+        if self.first_steps is None:
+            self.first_steps = steps
+        if not force and now - self.last < self.every_s:
+            return
+        self.last = now
+        rate = (steps - self.first_steps) / max(now - self.started, 1e-9)
+        fields = describe(state)
+        diverged = int(np.sum(np.asarray(state.progress.diverged)))
+        print(
+            f"progress: {steps:,}/{planned_steps(self.config, state):,} env steps, "
+            f"{rate:,.0f} steps/s, greedy {fields['greedy']}, return {fields['return']}, "
+            f"frozen {fields['frozen']}, diverged {diverged}",
+            flush=True,
+        )
+
+
 def describe(state: TrainState) -> dict[str, str]:
     """Progress-bar fields: mean over seeds of the latest training return (last 100
     episodes) and greedy return, and how many seeds are frozen."""

@@ -236,3 +236,33 @@ def test_every_usage_error_is_one_line_with_a_hint_to_help(capsys, argv, named):
     command = argv[0] if argv and argv[0] in ("train", "sweep", "eval", "watch", "inspect") else ""
     assert lines[0].startswith(f"purejaxdqn {command}".strip() + ": error: ")
     assert lines[0].endswith(f"(see {f'purejaxdqn {command}'.strip()} --help)")
+
+
+def test_progress_without_a_terminal_is_plain_lines(tmp_path, capsys):
+    """stdout captured (not a TTY): plain "progress:" lines, no carriage-return redraws;
+    the last one, after the final chunk, has every planned step."""
+    code, out, err = cli_main(capsys, "train", "--out", tmp_path / "p", "--no-plot", *TINY)
+    assert code == 0, err
+    lines = [line for line in out.splitlines() if line.startswith("progress: ")]
+    assert lines and "\r" not in out + err
+    done, planned = lines[-1].split()[1].split("/")
+    assert done == planned
+    assert "steps/s, greedy" in lines[-1] and "frozen" in lines[-1]
+
+
+def test_the_progress_total_follows_seeds_that_stop_early():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from purejaxdqn import presets
+    from purejaxdqn.run.runner import planned_steps
+
+    config = presets.cartpole()  # 20 periods of 5000 env steps
+    progress = SimpleNamespace(
+        env_step=np.array([30_000, 40_000, 10_000]),
+        frozen=np.array([True, False, False]),
+        diverged=np.array([False, False, True]),
+    )
+    state = SimpleNamespace(progress=progress)
+    assert planned_steps(config, state) == 30_000 + config.num_periods * 5000 + 10_000

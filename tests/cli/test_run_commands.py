@@ -181,11 +181,9 @@ def corrupt_copy(src, dst, mutate):
 
 
 def data_files(folder):
-    """The largest array-data file of the state and of the params item."""
-    return [
-        max((folder / item).rglob("d/*"), key=lambda p: p.stat().st_size)
-        for item in ("state", "params")
-    ]
+    """Every array-data file of the state and params items (ocdbt may leave files the
+    manifest no longer points to: each is changed, so the ones read are)."""
+    return [f for item in ("state", "params") for f in (folder / item).rglob("d/*")]
 
 
 def truncate(folder):

@@ -205,6 +205,7 @@ def test_a_checkpoint_saved_on_n_devices_resumes_on_m(sharded, seeds, saved_on, 
                 np.testing.assert_array_equal(y, x, err_msg=name)
 
 
+@pytest.mark.slow  # a minute on 2 cores; run with `pytest -m slow`
 def test_sigterm_to_one_process_saves_and_stops_all_then_the_run_resumes_bit_for_bit(tmp_path):
     """A scheduler's preemption of process 1 alone: both processes stop after the same
     chunk, save together and exit 128 + SIGTERM; the resumed run ends bit for bit as the

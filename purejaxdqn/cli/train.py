@@ -153,11 +153,11 @@ def resume(args: argparse.Namespace, chosen: list | None, held: contextlib.ExitS
     state = None
     if found is not None:
         mgr, step = found
-        header = checkpoint.read_meta(mgr, step)
-        run_dir.check_header(header, cfg, mgr.directory / str(step), info.get("network"))
-        layout = runner.saved_layout(int(header["padded_runs"]))
-        state = runner.from_saved(checkpoint.restore_state(mgr, step, header, layout))
-        mgr.close()
+        with contextlib.closing(mgr):
+            header = checkpoint.read_meta(mgr, step)
+            run_dir.check_header(header, cfg, mgr.directory / str(step), info.get("network"))
+            layout = runner.saved_layout(int(header["padded_runs"]))
+            state = runner.from_saved(checkpoint.restore_state(mgr, step, header, layout))
     else:  # stopped before its first checkpoint: start it again, identically
         print(
             f"purejaxdqn train: {out} has no checkpoint yet; starting it from the beginning",

@@ -7,6 +7,7 @@ interrupted run can be resumed; the results are written when it ends.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -103,10 +104,10 @@ def load_params(path: Path, network: Any = None) -> tuple[DQNConfig, Any, Any]:
     if found is None:
         raise RunDirError(f"{path}: no checkpoint yet (the run has not saved one)")
     mgr, step = found
-    meta = checkpoint.read_meta(mgr, step)
-    check_header(meta, config, mgr.directory / str(step), info.get("network"))
-    params = checkpoint.restore_params(mgr, step, meta)
-    mgr.close()
+    with contextlib.closing(mgr):
+        meta = checkpoint.read_meta(mgr, step)
+        check_header(meta, config, mgr.directory / str(step), info.get("network"))
+        params = checkpoint.restore_params(mgr, step, meta)
     runs = int(meta["num_runs"])
     return config, jax.tree.map(lambda x: x[:runs], params), network
 

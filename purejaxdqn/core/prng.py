@@ -132,13 +132,18 @@ def impl(name: str) -> Any:
     return PHILOX if name == "philox4x32" else name
 
 
+def is_key(x: Any) -> bool:
+    """Whether `x` (an array or a shape-dtype struct) holds typed PRNG keys."""
+    return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
 def as_run_key(key: jax.Array, name: str) -> jax.Array:
     """The same 64 seed bits as a key of implementation `name`.
 
     Accepts a typed key of any impl with uint32[2] data (`jax.random.key(seed)`) or a raw
     uint32[2] one (`jax.random.PRNGKey(seed)`); leading batch axes are kept.
     """
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+    if is_key(key):
         key = jax.random.key_data(key)
     if key.shape[-1:] != (2,) or key.dtype != jnp.uint32:
         raise ValueError(

@@ -27,6 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
+from purejaxdqn.core import prng
+
 # Bumped whenever a state saved before would resume into another run than the one it came
 # from. 4: orbax items (3 and before: one msgpack file, checkpoints/latest.ckpt).
 FORMAT = 4
@@ -77,14 +79,10 @@ def manager(directory: Path, keep: int = 2, read_only: bool = False) -> ocp.Chec
     )
 
 
-def is_key(x: Any) -> bool:
-    return hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
-
-
 def flat(tree: Any) -> dict[str, Any]:
     """A pytree's leaves by position ("0", "1", ...), typed keys as their key data."""
     return {
-        str(i): jax.random.key_data(x) if is_key(x) else x
+        str(i): jax.random.key_data(x) if prng.is_key(x) else x
         for i, x in enumerate(jax.tree.leaves(tree))
     }
 

@@ -8,6 +8,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from purejaxdqn.core import prng
+
 # Headroom for what XLA allocates beside the carried state (batches, activations,
 # evaluation episodes, double-buffered loop carries).
 OVERHEAD = 1.25
@@ -17,7 +19,7 @@ def state_bytes(template: Any) -> int:
     """Bytes of a (shape-only) pytree, e.g. `jax.eval_shape` of the vmapped init."""
     total = 0
     for x in jax.tree.leaves(template):
-        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+        if prng.is_key(x):
             total += int(np.prod(x.shape)) * 8  # two uint32 words per key
         else:
             total += int(np.prod(x.shape)) * np.dtype(x.dtype).itemsize

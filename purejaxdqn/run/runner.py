@@ -189,7 +189,7 @@ class ChunkedRun:
         where = self._runs_sharding if fits else sharding.replicated(self.mesh)
 
         def spec(x):
-            data = jax.eval_shape(jax.random.key_data, x) if _is_key(x) else x
+            data = jax.eval_shape(jax.random.key_data, x) if prng.is_key(x) else x
             return jax.ShapeDtypeStruct((saved_rows, *data.shape[1:]), data.dtype, sharding=where)
 
         return {str(i): spec(x) for i, x in enumerate(jax.tree.leaves(self._padded_template()))}
@@ -203,7 +203,7 @@ class ChunkedRun:
 
         def place(data):
             out = [
-                jax.random.wrap_key_data(x, impl=impl) if _is_key(t) else x
+                jax.random.wrap_key_data(x, impl=impl) if prng.is_key(t) else x
                 for x, t in zip(data, template_leaves)
             ]
             return sharding.pad_runs(sharding.unpad(out, self.num_runs), padded)
@@ -228,10 +228,6 @@ class ChunkedRun:
             self.compile()
         assert self._compiled is not None
         return self._compiled
-
-
-def _is_key(x: Any) -> bool:
-    return jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
 
 
 def small_fields(state: TrainState) -> TrainState:

@@ -31,6 +31,8 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from purejaxdqn.core import prng
+
 RUN_AXIS = "run"
 
 
@@ -77,7 +79,7 @@ def to_global(tree: Any, sharding: NamedSharding) -> Any:
     """
 
     def put(x):
-        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+        if prng.is_key(x):
             impl = jax.random.key_impl(x)
             return jax.random.wrap_key_data(put(jax.random.key_data(x)), impl=impl)
         if jax.process_count() == 1:
@@ -97,10 +99,7 @@ def to_host(tree: Any) -> Any:
     if jax.process_count() == 1:
         return jax.device_get(tree)
     leaves, treedef = jax.tree.flatten(tree)
-    impls = [
-        jax.random.key_impl(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else None
-        for x in leaves
-    ]
+    impls = [jax.random.key_impl(x) if prng.is_key(x) else None for x in leaves]
     data = [x if impl is None else jax.random.key_data(x) for x, impl in zip(leaves, impls)]
     remote = [i for i, x in enumerate(data) if not x.is_fully_addressable]
     gathered = multihost_utils.process_allgather([data[i] for i in remote], tiled=True)

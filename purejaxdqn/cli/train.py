@@ -216,13 +216,15 @@ class _Checkpoints:
         latest = self.manager.latest_step()
         self.number = 0 if latest is None else latest + 1
 
-    def save(self, state: Any) -> None:
+    def save(self, state: Any, small: Any = None) -> None:
+        """`small`: `runner.progress(state)` where the caller has it already."""
         import jax
 
         from purejaxdqn.run import checkpoint, sharding
 
         s = self.session
-        period = int(np.max(s.runner.progress(state).progress.period))
+        small = s.runner.progress(state) if small is None else small
+        period = int(np.max(small.progress.period))
         header = {
             "config": s.config.to_dict(),
             "run": s.info,
@@ -277,19 +279,20 @@ def _train(args: argparse.Namespace, session: Session, stop: list[int], checkpoi
     plain = PlainProgress(session.config) if not terminal and not quiet else None
 
     def after_chunk(state: Any) -> bool:
+        # Gathers (every process takes part): the small fields, read by the checkpoint's
+        # position and the progress display; whether every run has ended.
+        small, done = runner.progress(state), runner.is_done(state)
         # As often as --checkpoint-every asks, decided by process 0 for all processes.
         due = time.perf_counter() - checkpoints.last >= args.checkpoint_every
-        if sharding.agree(due) and not runner.is_done(state):
-            checkpoints.save(state)
-        if not args.no_progress:  # a gather: every process takes part, process 0 shows it
-            small, done = runner.progress(state), runner.is_done(state)
-            if bar is not None:
-                bar.total = planned_steps(session.config, small)  # follows seeds that froze
-                bar.n = int(np.sum(small.progress.env_step))
-                bar.set_postfix(describe(small))
-                bar.refresh()
-            if plain is not None:
-                plain.update(small, force=done)
+        if sharding.agree(due) and not done:
+            checkpoints.save(state, small)
+        if bar is not None:  # process 0 shows the progress
+            bar.total = planned_steps(session.config, small)  # follows seeds that froze
+            bar.n = int(np.sum(small.progress.env_step))
+            bar.set_postfix(describe(small))
+            bar.refresh()
+        if plain is not None:
+            plain.update(small, force=done)
         if sharding.any_process(bool(stop)):  # a signal to any process stops them all
             stopped.append(stop[0] if stop else signal.SIGTERM)
         return not stopped

@@ -191,10 +191,13 @@ def truncate(folder):
         f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
 
 
-def flip_a_byte(folder):
+def flip_bits(folder):
+    """One bit in every 97 bytes of every data file: a single flipped byte can land in a
+    stretch of an ocdbt file that no read touches (then the checkpoint is intact)."""
     for f in data_files(folder):
         data = bytearray(f.read_bytes())
-        data[len(data) // 2] ^= 0x01
+        for i in range(0, len(data), 97):
+            data[i] ^= 0x01
         f.write_bytes(bytes(data))
 
 
@@ -204,6 +207,13 @@ def edit_meta(change):
         meta.write_text(json.dumps(change(json.loads(meta.read_text()))))
 
     return mutate
+
+
+def wrong_digests(meta):
+    """As if arrays had changed where orbax cannot see it: only our digest tells."""
+    for digests in (meta["digest"], meta["params_digest"]):
+        digests["0"][0] ^= 1
+    return meta
 
 
 def other_config(meta):
@@ -216,11 +226,12 @@ def other_config(meta):
     "mutate, message",
     [
         (truncate, "corrupt checkpoint"),
-        (flip_a_byte, "corrupt checkpoint"),
+        (flip_bits, "corrupt checkpoint"),
         (lambda f: (f / "meta" / "metadata").write_text("garbage"), "corrupt checkpoint"),
+        (edit_meta(wrong_digests), "corrupt checkpoint (checksum mismatch)"),
         (edit_meta(other_config), "another config (fields differ: batch_size, gamma)"),
     ],
-    ids=["truncated", "flipped-byte", "garbage-meta", "foreign"],
+    ids=["truncated", "flipped-bits", "garbage-meta", "digest", "foreign"],
 )
 def test_bad_checkpoints_are_one_line_errors(uninterrupted, tmp_path, mutate, message, capsys):
     bad = tmp_path / "bad"

@@ -82,6 +82,20 @@ def add_train_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
+        "--log",
+        action="append",
+        choices=("tensorboard", "wandb"),
+        metavar="{tensorboard,wandb}",
+        help="curves for TensorBoard (RUN_DIR/tb) or W&B (pip install 'purejaxdqn[wandb]'); "
+        "both may be given; --resume continues the run's own unless given",
+    )
+    p.add_argument(
+        "--log-seeds",
+        type=int,
+        metavar="N",
+        help="seeds (per setting) logged one curve each, beside the aggregates (default 8)",
+    )
+    p.add_argument(
         "--no-plot", action="store_true", help="skip learning_curve.png (no matplotlib needed)"
     )
     p.add_argument(

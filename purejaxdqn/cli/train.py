@@ -49,6 +49,7 @@ class Session(NamedTuple):
 def command(args: argparse.Namespace) -> int:
     """`train` and `sweep`: start or resume, then train; Ctrl-C or SIGTERM finish the
     chunk in flight, checkpoint and exit (a second one kills)."""
+    _check_log_flags(args)
     chosen = devices(args)  # first: no JAX backend may start before jax.distributed
     with contextlib.ExitStack() as held:  # the run directory's lock, however this ends
         if args.resume is not None:
@@ -57,6 +58,20 @@ def command(args: argparse.Namespace) -> int:
             session = start(args, chosen, held)
         with _stop_on_signals() as stop:
             return train(args, session, stop)
+
+
+def _check_log_flags(args: argparse.Namespace) -> None:
+    if args.log_seeds is not None and args.log_seeds < 0:
+        raise UsageError(f"--log-seeds: must be >= 0, got {args.log_seeds}")
+    if args.log_seeds is not None and not args.log and args.resume is None:
+        raise UsageError("--log-seeds needs --log tensorboard or --log wandb")
+    if "wandb" in (args.log or []):
+        try:
+            import wandb  # noqa: F401
+        except ImportError:
+            raise UsageError(
+                "--log wandb needs the wandb package: pip install 'purejaxdqn[wandb]'"
+            ) from None
 
 
 def lock_run_dir(out: Path, held: contextlib.ExitStack) -> None:
@@ -95,6 +110,9 @@ def start(args: argparse.Namespace, chosen: list | None, held: contextlib.ExitSt
     info: dict[str, Any] = {"num_seeds": args.seeds, "seed": args.seed, "chunks": args.chunks}
     if torso is not None:
         info["network"] = torso_record.record(torso)
+    if args.log:
+        info["log"] = list(dict.fromkeys(args.log))
+        info["log_seeds"] = 8 if args.log_seeds is None else args.log_seeds
     if hasattr(args, "make_settings"):  # sweep
         info["settings"] = args.make_settings(args, cfg)
     runner = ChunkedRun(
@@ -256,17 +274,56 @@ class _Checkpoints:
             self.manager.close()
 
 
+def make_loggers(args: argparse.Namespace, session: Session) -> Any:
+    """The run's loggers (process 0's; None elsewhere or without --log): --log and
+    --log-seeds as given, else, resuming, as the run was started with."""
+    from purejaxdqn.run import loggers, sharding
+
+    backends = args.log or session.info.get("log") or []
+    log_seeds = args.log_seeds if args.log_seeds is not None else session.info.get("log_seeds", 8)
+
+    def start() -> Any:
+        if not backends or not sharding.is_writer():
+            return None
+        config = {**session.config.to_dict(), "num_seeds": session.info["num_seeds"]}
+        return loggers.Loggers(
+            backends,
+            session.out,
+            config,
+            session.info["num_seeds"],
+            session.info.get("settings"),
+            log_seeds,
+        )
+
+    return sharding.together("starting the loggers", start)
+
+
 def train(args: argparse.Namespace, session: Session, stop: list[int]) -> int:
-    """Runs the chunks with checkpoints and progress, then writes the results; the save in
-    flight is waited for however this ends."""
+    """Runs the chunks with checkpoints, progress and logging, then writes the results;
+    the save in flight is waited for, and the loggers closed, however this ends."""
+    logs = make_loggers(args, session)
     checkpoints = _Checkpoints(session, time.perf_counter(), args.keep_checkpoints)
+    summary: list[dict] = []
     try:
-        return _train(args, session, stop, checkpoints)
+        return _train(args, session, stop, checkpoints, logs, summary)
     finally:
-        checkpoints.close()
+        try:
+            checkpoints.close()
+        finally:
+            if logs is not None:
+                logs.finish(summary[0] if summary else None)
 
 
-def _train(args: argparse.Namespace, session: Session, stop: list[int], checkpoints) -> int:
+def _train(
+    args: argparse.Namespace,
+    session: Session,
+    stop: list[int],
+    checkpoints: _Checkpoints,
+    logs: Any,
+    summary: list[dict],
+) -> int:
+    import jax
+
     from purejaxdqn.run import checkpoint, sharding
     from purejaxdqn.run.runner import PlainProgress, describe, planned_steps, progress_bar
 
@@ -277,11 +334,17 @@ def _train(args: argparse.Namespace, session: Session, stop: list[int], checkpoi
     terminal = sys.stdout.isatty()
     bar = progress_bar(session.config, runner.num_runs, steps) if terminal and not quiet else None
     plain = PlainProgress(session.config) if not terminal and not quiet else None
+    last = [time.perf_counter(), steps]  # the previous chunk's end: time, env steps
 
     def after_chunk(state: Any) -> bool:
         # Gathers (every process takes part): the small fields, read by the checkpoint's
-        # position and the progress display; whether every run has ended.
+        # position, the progress display and the loggers; whether every run has ended.
         small, done = runner.progress(state), runner.is_done(state)
+        now, total = time.perf_counter(), int(np.sum(small.progress.env_step))
+        rate = (total - last[1]) / max(now - last[0], 1e-9)
+        last[:] = [now, total]
+        if logs is not None or jax.process_count() > 1:  # process 0 writes the curves
+            sharding.together("logging", lambda: logs and logs.log(small.progress, rate))
         # As often as --checkpoint-every asks, decided by process 0 for all processes.
         due = time.perf_counter() - checkpoints.last >= args.checkpoint_every
         if sharding.agree(due) and not done:
@@ -312,11 +375,15 @@ def _train(args: argparse.Namespace, session: Session, stop: list[int], checkpoi
         )
         return 128 + stopped[0]
     checkpoints.save(state)  # the final state: eval, watch and load_policy read its parameters
-    _write_results(args, session, runner.finish(state, keep_state=False), checkpoints.started)
+    result = runner.finish(state, keep_state=False)
+    summary.extend(_write_results(args, session, result, checkpoints.started))
     return 0
 
 
-def _write_results(args: argparse.Namespace, session: Session, result: Any, started: float):
+def _write_results(
+    args: argparse.Namespace, session: Session, result: Any, started: float
+) -> list[dict]:
+    """Writes the results (process 0); returns [summary] there, [] elsewhere."""
     from purejaxdqn.run import run_dir, sharding
 
     wall = session.spent["wall_time_s"] + time.perf_counter() - started
@@ -326,11 +393,13 @@ def _write_results(args: argparse.Namespace, session: Session, result: Any, star
         "env_steps_per_s": float(np.sum(result.state.progress.env_step)) / wall,
     }
 
-    def write() -> None:
-        if sharding.is_writer():
-            out, cfg, info = session.out, session.config, session.info
-            summary = run_dir.write(out, cfg, result, timings, info, plot=not args.no_plot)
-            print(run_dir.format_summary(summary))
-            print(f"run directory: {out}")
+    def write() -> list[dict]:
+        if not sharding.is_writer():
+            return []
+        out, cfg, info = session.out, session.config, session.info
+        summary = run_dir.write(out, cfg, result, timings, info, plot=not args.no_plot)
+        print(run_dir.format_summary(summary))
+        print(f"run directory: {out}")
+        return [summary]
 
-    sharding.together("writing the results", write)
+    return sharding.together("writing the results", write)

@@ -47,7 +47,10 @@ def load_run(path: Path) -> tuple[DQNConfig, dict[str, Any]]:
         config = DQNConfig.from_json((path / "config.json").read_text())
         info = json.loads((path / RUN_FILE).read_text())
         settings, network = info.get("settings"), info.get("network")
+        log, log_seeds = info.get("log"), info.get("log_seeds")
         info = {k: int(info[k]) for k in ("num_seeds", "seed", "chunks")}
+        if log is not None:
+            info["log"], info["log_seeds"] = [str(b) for b in log], int(log_seeds)
         if settings is not None:
             info["settings"] = [{str(k): float(v) for k, v in s.items()} for s in settings]
         if network is not None:

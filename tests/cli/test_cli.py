@@ -4,6 +4,7 @@ this process, through `cli.main`, the same function the entry point calls)."""
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -266,3 +267,21 @@ def test_the_progress_total_follows_seeds_that_stop_early():
     )
     state = SimpleNamespace(progress=progress)
     assert planned_steps(config, state) == 30_000 + config.num_periods * 5000 + 10_000
+
+
+def test_a_20_chunk_run_under_nohup_writes_at_most_25_lines(tmp_path):
+    """stdout and stderr to a file, as nohup leaves them: every line counted, '\\r' too."""
+    log = tmp_path / "nohup.out"
+    with log.open("w") as sink:
+        proc = subprocess.run(
+            [sys.executable, "-m", "purejaxdqn", "train", "--out", str(tmp_path / "n"),
+             "--seeds", "2", "--no-plot", "--chunks", "20", *TINY,
+             "--set", "eval_frequency=200", "--set", "total_timesteps=4000"],
+            stdout=sink, stderr=subprocess.STDOUT, env={**os.environ, "JAX_PLATFORMS": "cpu"},
+            timeout=300,
+        )  # fmt: skip
+    text = log.read_text()
+    assert proc.returncode == 0, text
+    assert len(json.loads((tmp_path / "n" / "summary.json").read_text())["solved"]) == 2
+    assert 0 < len(re.split(r"\r\n|\r|\n", text.rstrip())) <= 25, text
+    assert "progress: " in text

@@ -16,7 +16,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "eval", help="greedy return of each seed of a saved run", formatter_class=FORMATTER
     )
-    p.add_argument("run_dir", type=Path, help="a run directory written by `purejaxdqn train`")
+    p.add_argument("run_dir", type=Path, help="a run directory (`purejaxdqn train`) or an export")
     p.add_argument("--episodes", type=int, default=100, help="fresh episodes per seed")
     p.add_argument(
         "--backend",
@@ -30,11 +30,11 @@ def add_parser(sub: Any) -> None:
 
 
 def command(args: argparse.Namespace) -> int:
-    from purejaxdqn.run import run_dir
+    from purejaxdqn.run import export
 
     if args.episodes < 1:
         raise UsageError(f"--episodes: must be >= 1, got {args.episodes}")
-    cfg, params, torso = run_dir.load_params(args.run_dir)
+    cfg, params, torso = export.load_params(args.run_dir)
     if args.backend == "gymnax":
         returns = gymnax_returns(cfg, params, torso, args.episodes, args.seed)
     else:

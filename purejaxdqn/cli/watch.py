@@ -13,7 +13,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser(
         "watch", help="render one greedy episode of a saved run to a GIF", formatter_class=FORMATTER
     )
-    p.add_argument("run_dir", type=Path, help="a run directory written by `purejaxdqn train`")
+    p.add_argument("run_dir", type=Path, help="a run directory (`purejaxdqn train`) or an export")
     p.add_argument("--seed-index", type=int, default=0, help="which seed's agent plays")
     p.add_argument("--out", type=Path, default=Path("agent.gif"), help="GIF file to write")
     p.add_argument("--seed", type=int, default=0, help="random seed of the episode")
@@ -26,13 +26,13 @@ def command(args: argparse.Namespace) -> int:
     import jax
 
     from purejaxdqn.core import envs
-    from purejaxdqn.run import run_dir
+    from purejaxdqn.run import export
     from purejaxdqn.run.policy import select_seed
     from purejaxdqn.run.watch import greedy_episode, render_gif
 
     if args.out.suffix.lower() != ".gif":
         raise UsageError(f"--out {args.out}: must end in .gif")
-    cfg, params, torso = run_dir.load_params(args.run_dir)
+    cfg, params, torso = export.load_params(args.run_dir)
     params = select_seed(params, args.seed_index, batched=True)
     env, env_params = envs.make_env(cfg.env_id)
     key = jax.random.key(args.seed)

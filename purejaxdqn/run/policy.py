@@ -38,13 +38,14 @@ def greedy_policy(
 def load_policy(
     run_dir: str | Path, seed_index: int = 0, network: nn.Module | None = None
 ) -> Callable[[np.ndarray], int]:
-    """The greedy policy of one seed of a saved run (`purejaxdqn train`'s run directory).
+    """The greedy policy of one seed of a saved run: `purejaxdqn train`'s run directory,
+    or a folder written by `purejaxdqn export` (`seed_index` then counts its seeds).
 
     A custom torso is rebuilt from the run's record; `network` passes it where it cannot
     be (a class defined in a notebook)."""
-    from purejaxdqn.run import run_dir as runs
+    from purejaxdqn.run import export
 
-    config, params, torso = runs.load_params(Path(run_dir), network)
+    config, params, torso = export.load_params(Path(run_dir), network)
     return policy_from_params(
         config, select_seed(params, seed_index, batched=True), None, None, torso
     )

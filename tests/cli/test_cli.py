@@ -218,6 +218,9 @@ USAGE_ERRORS = [
     (["watch", "runs/x", "--seed-index"], "expected one argument"),
     (["watch", "runs/x", "--colour"], "unrecognized arguments: --colour"),
     (["inspect", "CartPole-v1", "--episodes", "lots"], "invalid int value: 'lots'"),
+    (["export", "runs/x"], "the following arguments are required: --out"),
+    (["export", "runs/x", "--all", "--seed-index", "1", "--out", "p"], "not allowed with"),
+    (["train", "--log", "mlflow"], "invalid choice: 'mlflow'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     ([], "the following arguments are required: COMMAND"),
 ]
@@ -234,7 +237,11 @@ def test_every_usage_error_is_one_line_with_a_hint_to_help(capsys, argv, named):
     assert len(lines) == 1, err
     assert named in lines[0]
     assert "usage:" not in err
-    command = argv[0] if argv and argv[0] in ("train", "sweep", "eval", "watch", "inspect") else ""
+    command = (
+        argv[0]
+        if argv and argv[0] in ("train", "sweep", "eval", "watch", "export", "inspect")
+        else ""
+    )
     assert lines[0].startswith(f"purejaxdqn {command}".strip() + ": error: ")
     assert lines[0].endswith(f"(see {f'purejaxdqn {command}'.strip()} --help)")
 

@@ -110,31 +110,27 @@ def stacked_hyperparams(
 
 
 def interquartile_mean(x: np.ndarray) -> float:
-    """Mean of the middle 50% (Agarwal et al. 2021)."""
-    x = np.sort(np.asarray(x, float))
-    n = len(x)
-    lo, hi = int(np.floor(n * 0.25)), int(np.ceil(n * 0.75))
-    return float(x[lo:hi].mean()) if hi > lo else float(x.mean())
+    """Mean of the middle 50% (Agarwal et al. 2021), rliable's."""
+    from rliable import metrics
 
-
-def bootstrap_ci(x: np.ndarray, stat=interquartile_mean, reps: int = 2000, seed: int = 0):
-    """95% percentile bootstrap interval of `stat` over seeds."""
-    rng = np.random.default_rng(seed)
-    x = np.asarray(x, float)
-    samples = [stat(rng.choice(x, size=len(x), replace=True)) for _ in range(reps)]
-    return float(np.percentile(samples, 2.5)), float(np.percentile(samples, 97.5))
+    return float(metrics.aggregate_iqm(np.asarray(x, float)))
 
 
 def sweep_rows(
     settings: list[dict[str, float]], seeds: list[dict[str, Any]], num_seeds: int
 ) -> list[dict[str, Any]]:
-    """One row per setting, best first (interquartile mean of final greedy return)."""
+    """One row per setting, best first (interquartile mean of final greedy return), its
+    interval from `compare.iqm_interval` as `purejaxdqn compare` gives it."""
+    from purejaxdqn.run import compare
+
+    groups = [seeds[i * num_seeds : (i + 1) * num_seeds] for i in range(len(settings))]
+    finals = {str(i): np.array([s["final_eval_return"] for s in g]) for i, g in enumerate(groups)}
+    iqm = compare.iqm_interval(finals)
     rows = []
     for i, setting in enumerate(settings):
-        group = seeds[i * num_seeds : (i + 1) * num_seeds]
-        final = np.array([s["final_eval_return"] for s in group])
+        group, final = groups[i], finals[str(i)]
         steps = [s["solve_env_step"] for s in group if s["solve_env_step"] is not None]
-        low, high = bootstrap_ci(final)
+        _, low, high = iqm[str(i)]
         rows.append(
             {
                 "setting": i,

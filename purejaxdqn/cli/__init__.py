@@ -1,6 +1,6 @@
 """The `purejaxdqn` command (also `python -m purejaxdqn`), one module per command:
-train.py, sweep.py, eval.py, watch.py, export.py, compare.py, inspect.py; common.py holds
-what they share."""
+train.py, sweep.py, eval.py, watch.py, export.py, compare.py, bench.py, inspect.py;
+common.py holds what they share."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import warnings
 
 from absl import logging
 
-from purejaxdqn.cli import common, compare, export, inspect, sweep, train, watch
+from purejaxdqn.cli import bench, common, compare, export, inspect, sweep, train, watch
 from purejaxdqn.cli import eval as eval_command
 from purejaxdqn.cli.common import UsageError, parse_set, resolve_config
 
 __all__ = ["UsageError", "build_parser", "main", "parse_set", "resolve_config"]
 
-COMMANDS = (train, sweep, eval_command, watch, export, compare, inspect)
+COMMANDS = (train, sweep, eval_command, watch, export, compare, bench, inspect)
 
 
 def build_parser() -> argparse.ArgumentParser:

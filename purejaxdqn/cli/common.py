@@ -154,7 +154,7 @@ def resolve_config(args: argparse.Namespace) -> config_mod.DQNConfig:
     """The run's config: --config, else --preset, else the --env's preset; then the
     overrides (--set, --env, --total-timesteps, --solve-threshold)."""
     if args.config is not None:
-        cfg = _config_file(args.config)
+        cfg = config_file(args.config)
     elif getattr(args, "preset", None) is not None:
         from purejaxdqn import presets
 
@@ -186,7 +186,7 @@ def _switch(cfg: config_mod.DQNConfig, algorithm: str) -> config_mod.DQNConfig:
     return switched
 
 
-def _config_file(path: Path) -> config_mod.DQNConfig:
+def config_file(path: Path) -> config_mod.DQNConfig:
     try:
         return config_mod.DQNConfig.from_json(path.read_text())
     except FileNotFoundError:

@@ -3,7 +3,9 @@
     python benchmarks/bench_scale.py                    # CPU: 1 to 64 seeds, ~5 min on 2 cores
     python benchmarks/bench_scale.py --seeds 1,16,256,1024,4096 --solve-seeds 1024   # a GPU
 
-For each seed count: compile time, run time and env steps per second *with learning*
+The measurement is `purejaxdqn bench`'s (purejaxdqn/run/bench.py); this script adds the
+sweep of seed counts written to results/ and the solve run. For each seed count: compile
+time, run time and env steps per second *with learning*
 (the `cartpole` preset at fixed work, no freezing, 50k env steps per seed), beside the
 gymnax CartPole-v1 step rate alone (uniform random actions, the same number of parallel
 envs, in one jitted scan: the ceiling), and the bytes per stored transition. With
@@ -15,75 +17,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from machine import machine  # benchmarks/machine.py
 
 import purejaxdqn
-from purejaxdqn.core import envs
-from purejaxdqn.run import memory
+from purejaxdqn.run import bench
 from purejaxdqn.run.runner import ChunkedRun
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def timed_runner(config, num_seeds: int, repeats: int) -> dict:
-    runner = ChunkedRun(config, num_seeds, seed=0, chunks=1)
-    compile_s = runner.compile()
-    runs, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        # The replay buffers stay on the devices: results and small fields come back.
-        result = runner.finish(runner.run(runner.init()), keep_state=False)
-        runs.append(time.perf_counter() - start)
-    run_s = statistics.median(runs)
-    steps = int(np.sum(result.state.progress.env_step))
-    plan = memory.plan(runner.template, config.buffer_size, runner.num_runs, num_seeds)
-    final = np.asarray(result.final_eval_returns).mean(-1)
-    return {
-        "seeds": num_seeds,
-        "compile_s": round(compile_s, 2),
-        "run_s": round(run_s, 3),
-        "env_steps": steps,
-        "env_steps_per_s": round(steps / run_s),
-        "bytes_per_transition": round(plan["bytes_per_transition"], 1),
-        "state_bytes": plan["state_bytes"],
-        "solved": int((final >= 475).sum()),
-    }
-
-
-def env_only_steps_per_s(num_envs: int, steps: int, repeats: int) -> float:
-    """gymnax CartPole-v1 stepping alone: uniform random actions, `num_envs` in parallel."""
-    env, env_params = envs.make_env("CartPole-v1")
-
-    def run(key):
-        obs, state = envs.vmapped_reset(env, env_params, jax.random.split(key, num_envs))
-
-        def step(carry, key):
-            state, total = carry
-            k_act, k_step = jax.random.split(key)
-            action = jax.random.randint(k_act, (num_envs,), 0, 2)
-            keys = jax.random.split(k_step, num_envs)
-            _, state, reward, *_ = envs.vmapped_step(env, env_params, keys, state, action)
-            return (state, total + reward.sum()), None
-
-        (state, total), _ = jax.lax.scan(step, (state, 0.0), jax.random.split(key, steps))
-        return total
-
-    compiled = jax.jit(run).lower(jax.random.key(0)).compile()
-    times = []
-    for i in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(compiled(jax.random.key(i)))
-        times.append(time.perf_counter() - start)
-    return num_envs * steps / statistics.median(times)
 
 
 def main() -> None:
@@ -102,22 +49,20 @@ def main() -> None:
     purejaxdqn.enable_compilation_cache(tempfile.mkdtemp(prefix="purejaxdqn-bench-"))
     info = machine()
     print(f"machine: {info}")
-    config = purejaxdqn.presets.cartpole().replace(
-        freeze_when_solved=False, total_timesteps=args.timesteps
-    )
+    config = bench.fixed_work(purejaxdqn.presets.cartpole(), args.timesteps)
     command = "python benchmarks/bench_scale.py " + " ".join(sys.argv[1:])
     data = {"machine": info, "command": command, "config": config.to_dict(), "rows": []}
     path = args.out / f"scale-{info['platform']}.json"
     args.out.mkdir(parents=True, exist_ok=True)
     rows = data["rows"]
-    for n in (int(s) for s in args.seeds.split(",")):
-        row = timed_runner(config, n, args.repeats)
-        row["env_only_steps_per_s"] = round(
-            env_only_steps_per_s(n * config.num_envs, args.timesteps // config.num_envs, 3)
-        )
+
+    def keep(row: dict) -> None:  # each row kept as it comes
         rows.append(row)
         print(row, flush=True)
-        path.write_text(json.dumps(data, indent=2) + "\n")  # each row kept as it comes
+        path.write_text(json.dumps(data, indent=2) + "\n")
+
+    seeds = [int(s) for s in args.seeds.split(",")]
+    bench.bench(config, seeds, args.timesteps, args.repeats, report=keep)  # `purejaxdqn bench`
     print(f"\n### Seeds on {info['devices']} x {info['device']} ({info['platform']})\n")
     print("| seeds | compile s | run s | env steps/s with learning | env only | bytes/transition |")
     print("|---|---|---|---|---|---|")

@@ -209,6 +209,17 @@ def _env_preset(env: str | None) -> config_mod.DQNConfig:
     return cfg
 
 
+def cache_compiled_programs() -> None:
+    """JAX's persistent cache, as training turns it on: a second `eval` or `watch` of the
+    same shapes skips XLA's compile."""
+    import jax
+
+    from purejaxdqn.run.compilation_cache import enable_compilation_cache
+
+    if not jax.config.jax_compilation_cache_dir:  # type: ignore[attr-defined]
+        enable_compilation_cache()
+
+
 def devices(args: argparse.Namespace) -> list | None:
     """Starts the multi-process runtime if asked; the devices to shard over."""
     import jax

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from purejaxdqn.cli.common import FORMATTER, UsageError
+from purejaxdqn.cli.common import FORMATTER, UsageError, cache_compiled_programs
 
 
 def add_parser(sub: Any) -> None:
@@ -35,6 +35,7 @@ def command(args: argparse.Namespace) -> int:
     if args.episodes < 1:
         raise UsageError(f"--episodes: must be >= 1, got {args.episodes}")
     cfg, params, torso = export.load_params(args.run_dir)
+    cache_compiled_programs()
     if args.backend == "gymnax":
         returns = gymnax_returns(cfg, params, torso, args.episodes, args.seed)
     else:

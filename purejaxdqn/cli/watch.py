@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from purejaxdqn.cli.common import FORMATTER, UsageError
+from purejaxdqn.cli.common import FORMATTER, UsageError, cache_compiled_programs
 
 
 def add_parser(sub: Any) -> None:
@@ -33,6 +33,7 @@ def command(args: argparse.Namespace) -> int:
     if args.out.suffix.lower() != ".gif":
         raise UsageError(f"--out {args.out}: must end in .gif")
     cfg, params, torso = export.load_params(args.run_dir)
+    cache_compiled_programs()
     params = select_seed(params, args.seed_index, batched=True)
     env, env_params = envs.make_env(cfg.env_id)
     key = jax.random.key(args.seed)

@@ -40,8 +40,12 @@ def command(*args: str) -> list[str]:
 
 
 def environment(tree: Path | None, cache: str | None = None) -> dict[str, str]:
+    """The commands' own cache setting, in a folder of the benchmark's: XDG_CACHE_HOME
+    (where `enable_compilation_cache` puts it, caching every program however fast it
+    compiled; JAX_COMPILATION_CACHE_DIR would keep JAX's one-second floor)."""
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
-    env["JAX_COMPILATION_CACHE_DIR"] = cache or tempfile.mkdtemp(prefix="bench-eval-cache-")
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    env["XDG_CACHE_HOME"] = cache or tempfile.mkdtemp(prefix="bench-eval-cache-")
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
     return env

@@ -58,9 +58,12 @@ def timed_train(config, num_seeds: int, repeats: int, seed: int = 0) -> dict:
 
 
 def part_throughput(args) -> dict:
-    """cartpole preset at fixed work (no freezing): 1, 8, 32 seeds."""
-    config = purejaxdqn.presets.cartpole().replace(freeze_when_solved=False, total_timesteps=50_000)
-    rows = [timed_train(config, n, args.repeats) for n in (1, 8, 32)]
+    """cartpole preset at fixed work (no freezing): 1, 8, 32 seeds, measured as
+    `purejaxdqn bench` measures (purejaxdqn/run/bench.py)."""
+    from purejaxdqn.run import bench
+
+    config = bench.fixed_work(purejaxdqn.presets.cartpole(), 50_000)
+    rows = [bench.learning_row(config, n, args.repeats) for n in (1, 8, 32)]
     print("\n### Throughput, cartpole preset, 50k env steps per seed with warm-up, no freezing\n")
     print("| seeds | compile s | run s (median) | env steps/s | vs 1 seed |")
     print("|---|---|---|---|---|")

@@ -64,3 +64,25 @@ def test_every_test_the_guarantees_name_exists():
         assert (ROOT / f).is_file(), f
     for name in names:
         assert f"def {name}(" in sources, name
+
+
+def test_an_exported_policy_plays_gymnasium_as_the_readme_says(tmp_path):
+    """The README's snippet, in a fresh process, on a tiny run's export named `policy`."""
+    import subprocess
+    import sys
+
+    from purejaxdqn import cli
+    from tests.helpers import TINY_CLI_ARGS
+
+    (block,) = _python_blocks(README, "Watching and sharing runs")
+    run = tmp_path / "runs" / "a"
+    args = ["train", "--out", str(run), "--seeds", "1", "--no-plot", "--no-progress"]
+    assert cli.main([*args, *TINY_CLI_ARGS]) == 0
+    assert (
+        cli.main(["export", str(run), "--seed-index", "0", "--out", str(tmp_path / "policy")]) == 0
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert float(proc.stdout.split()[-1]) >= 1.0  # an episode was played to its end

@@ -176,37 +176,18 @@ def compare(
 ) -> dict[str, Any]:
     """Aggregates with intervals per entry, and the probability of improvement of each
     pair, as one JSON-able dict (the options it used included)."""
-    from rliable import metrics
-
     names = [e.name for e in found]
     if len(set(names)) != len(names):
         raise ValueError(
             f"two entries are named alike ({names}); give run directories of their own names"
         )
-    notes = []
-    scores = {e.name: e.scores for e in found}
-    points, intervals = interval_estimates(scores, aggregate, reps, random_state)
-    for e in found:
-        if len(e.scores) < 2:
-            notes.append(f"{e.name}: one seed, so its intervals are that seed's value (no spread)")
-    normalised, baselines = {}, {}
-    if metric in RETURN_METRICS:
-        for e in found:
-            if e.threshold is None:
-                notes.append(f"{e.name}: {e.env_id} has no solve threshold; no optimality gap")
-                continue
-            if e.env_id not in baselines:
-                baselines[e.env_id] = {
-                    "random_return": random_return(e.env_id),
-                    "threshold": e.threshold,
-                }
-            normalised[e.name] = normalise(e, baselines)
-    else:
-        notes.append(f"{metric} is not a return: no normalisation, no optimality gap")
-    gap_points, gap_intervals = (
-        interval_estimates(normalised, optimality_gap, reps, random_state)
-        if normalised
-        else ({}, {})
+    notes = [
+        f"{e.name}: one seed, so its intervals are that seed's value (no spread)"
+        for e in found
+        if len(e.scores) < 2
+    ]
+    points, intervals = interval_estimates(
+        {e.name: e.scores for e in found}, aggregate, reps, random_state
     )
     rows = []
     for e in found:
@@ -214,29 +195,8 @@ def compare(
         for i, agg in enumerate(AGGREGATES):
             row[agg] = float(points[e.name][i])
             row[f"{agg}_ci"] = [float(intervals[e.name][0, i]), float(intervals[e.name][1, i])]
-        if e.name in gap_points:
-            row["optimality_gap"] = float(gap_points[e.name][0])
-            row["optimality_gap_ci"] = [float(x) for x in gap_intervals[e.name][:, 0]]
         rows.append(row)
-    pairs = {
-        f"{x.name} > {y.name}": (x.scores.reshape(-1, 1), y.scores.reshape(-1, 1))
-        for i, x in enumerate(found)
-        for y in found[i + 1 :]
-    }
-    improvement = []
-    if pairs:
-        improves = lambda x, y: np.array([metrics.probability_of_improvement(x, y)])  # noqa: E731
-        p_points, p_intervals = _bootstrap(pairs, improves, reps, random_state)
-        for key in pairs:
-            x, y = key.split(" > ")
-            improvement.append(
-                {
-                    "x": x,
-                    "y": y,
-                    "probability": float(p_points[key][0]),
-                    "ci": [float(v) for v in p_intervals[key][:, 0]],
-                }
-            )
+    baselines = _optimality_gaps(found, metric, rows, notes, reps, random_state)
     return {
         "metric": metric,
         "bootstrap": {
@@ -248,9 +208,70 @@ def compare(
         },
         "normalisation": baselines,
         "entries": rows,
-        "probability_of_improvement": improvement,
+        "probability_of_improvement": _improvements(found, reps, random_state),
         "notes": notes,
     }
+
+
+def _optimality_gaps(
+    found: list[Entry],
+    metric: str,
+    rows: list[dict],
+    notes: list[str],
+    reps: int,
+    random_state: int,
+) -> dict[str, dict[str, float]]:
+    """Adds each normalisable entry's optimality gap to its row (a note where there is
+    none); returns the baselines per env."""
+    if metric not in RETURN_METRICS:
+        notes.append(f"{metric} is not a return: no normalisation, no optimality gap")
+        return {}
+    baselines: dict[str, dict[str, float]] = {}
+    normalised = {}
+    for e in found:
+        if e.threshold is None:
+            notes.append(f"{e.name}: {e.env_id} has no solve threshold; no optimality gap")
+            continue
+        if e.env_id not in baselines:
+            baselines[e.env_id] = {
+                "random_return": random_return(e.env_id),
+                "threshold": e.threshold,
+            }
+        normalised[e.name] = normalise(e, baselines)
+    if normalised:
+        points, intervals = interval_estimates(normalised, optimality_gap, reps, random_state)
+        for row in rows:
+            if row["name"] in points:
+                row["optimality_gap"] = float(points[row["name"]][0])
+                row["optimality_gap_ci"] = [float(x) for x in intervals[row["name"]][:, 0]]
+    return baselines
+
+
+def _improvements(found: list[Entry], reps: int, random_state: int) -> list[dict[str, Any]]:
+    """P(X > Y) of every pair (X before Y in `found`), with its interval."""
+    from rliable import metrics
+
+    pairs = {
+        f"{x.name} > {y.name}": (x.scores.reshape(-1, 1), y.scores.reshape(-1, 1))
+        for i, x in enumerate(found)
+        for y in found[i + 1 :]
+    }
+    if not pairs:
+        return []
+    improves = lambda x, y: np.array([metrics.probability_of_improvement(x, y)])  # noqa: E731
+    points, intervals = _bootstrap(pairs, improves, reps, random_state)
+    out = []
+    for key in pairs:
+        x, y = key.split(" > ")
+        out.append(
+            {
+                "x": x,
+                "y": y,
+                "probability": float(points[key][0]),
+                "ci": [float(v) for v in intervals[key][:, 0]],
+            }
+        )
+    return out
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -296,36 +317,45 @@ def plot(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from rliable import library, metrics, plot_utils
 
     names = [e.name for e in found]
     colors = dict(zip(names, plt.rcParams["axes.prop_cycle"].by_key()["color"] * len(names)))
     panels = [k for k in (*AGGREGATES, "optimality_gap") if all(k in r for r in result["entries"])]
-    profile = bool(result["normalisation"]) and all(
-        "optimality_gap" in r for r in result["entries"]
-    )
-    fig = plt.figure(figsize=(13, 3.0 + 0.35 * len(names) + 3.6))
+    profile = bool(result["normalisation"]) and "optimality_gap" in panels
+    fig = plt.figure(figsize=(13, 3.0 + 0.35 * len(names) + 3.6), layout="constrained")
     grid = fig.add_gridspec(2, 4 * len(panels), height_ratios=[0.6 + 0.35 * len(names), 3.6])
+    for i, key in enumerate(panels):
+        _draw_intervals(fig.add_subplot(grid[0, 4 * i : 4 * i + 4]), result, key, colors, i == 0)
     width = 4 * len(panels) // (2 if profile else 1)
-    for i, key in enumerate(panels):  # the intervals: a bar from low to high, the point on it
-        ax = fig.add_subplot(grid[0, 4 * i : 4 * i + 4])
-        for y, row in enumerate(result["entries"]):
-            low, high = row[f"{key}_ci"]
-            ax.plot(
-                [low, high],
-                [y, y],
-                color=colors[row["name"]],
-                lw=9,
-                alpha=0.6,
-                solid_capstyle="butt",
-            )
-            ax.plot([row[key]], [y], marker="|", ms=16, mew=2, color="black")
-        ax.set_yticks(range(len(names)), names if i == 0 else [""] * len(names))
-        ax.set_ylim(-0.7, len(names) - 0.3)
-        ax.margins(x=0.15)
-        ax.set_title(key.replace("_", " ").replace("iqm", "IQM"))
-    curves_ax = fig.add_subplot(grid[1, :width])
-    iqm_curve = lambda s: np.array([metrics.aggregate_iqm(s[..., f]) for f in range(s.shape[-1])])  # noqa: E731
+    _draw_curves(fig.add_subplot(grid[1, :width]), found, colors, reps, random_state)
+    if profile:
+        ax = fig.add_subplot(grid[1, width + 1 :])
+        _draw_profile(ax, found, result["normalisation"], colors, reps, random_state)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _draw_intervals(ax: Any, result: dict, key: str, colors: dict, labels: bool) -> None:
+    """One aggregate's intervals: a bar from low to high per entry, the point on it."""
+    names = [row["name"] for row in result["entries"]]
+    for y, row in enumerate(result["entries"]):
+        low, high = row[f"{key}_ci"]
+        ax.plot(
+            [low, high], [y, y], color=colors[row["name"]], lw=9, alpha=0.6, solid_capstyle="butt"
+        )
+        ax.plot([row[key]], [y], marker="|", ms=16, mew=2, color="black")
+    ax.set_yticks(range(len(names)), names if labels else [""] * len(names))
+    ax.set_ylim(-0.7, len(names) - 0.3)
+    ax.margins(x=0.15)
+    ax.set_title(key.replace("_", " ").replace("iqm", "IQM"))
+
+
+def _draw_curves(ax: Any, found: list[Entry], colors: dict, reps: int, random_state: int):
+    from rliable import metrics, plot_utils
+
+    def iqm_curve(s: np.ndarray) -> np.ndarray:  # (seeds, 1, periods) -> (periods,)
+        return np.array([metrics.aggregate_iqm(s[..., f]) for f in range(s.shape[-1])])
+
     for e in found:
         points, intervals = _bootstrap(
             {e.name: e.curves[:, None, :]}, iqm_curve, reps, random_state
@@ -336,29 +366,36 @@ def plot(
             intervals,
             algorithms=[e.name],
             colors=colors,
-            ax=curves_ax,
+            ax=ax,
             xlabel="env steps",
             ylabel="IQM greedy return",
             labelsize="medium",
             ticklabelsize="small",
         )
-    curves_ax.legend(fontsize="small")
-    curves_ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
-    if profile:
-        norm = {e.name: normalise(e, result["normalisation"])[:, None] for e in found}
-        taus = np.linspace(0.0, 1.1, 45)
-        distribution = lambda s: library.score_distributions(s, taus)  # noqa: E731
-        profiles, profile_cis = _bootstrap(norm, distribution, reps, random_state)
-        plot_utils.plot_performance_profiles(
-            profiles,
-            taus,
-            performance_profile_cis=profile_cis,
-            colors=colors,
-            xlabel=r"normalised score $\tau$",
-            ax=fig.add_subplot(grid[1, width + 1 :]),
-            labelsize="medium",
-            ticklabelsize="small",
-        )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    ax.legend(fontsize="small")
+    ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 3))
+
+
+def _draw_profile(
+    ax: Any, found: list[Entry], baselines: dict, colors: dict, reps: int, random_state: int
+) -> None:
+    """rliable's performance profile of the normalised scores, with its intervals."""
+    from rliable import library, plot_utils
+
+    norm = {e.name: normalise(e, baselines)[:, None] for e in found}
+    taus = np.linspace(0.0, 1.1, 45)
+
+    def distribution(s: np.ndarray) -> np.ndarray:
+        return library.score_distributions(s, taus)
+
+    profiles, profile_cis = _bootstrap(norm, distribution, reps, random_state)
+    plot_utils.plot_performance_profiles(
+        profiles,
+        taus,
+        performance_profile_cis=profile_cis,
+        colors=colors,
+        xlabel=r"normalised score $\tau$",
+        ax=ax,
+        labelsize="medium",
+        ticklabelsize="small",
+    )

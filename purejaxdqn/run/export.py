@@ -75,6 +75,7 @@ def export(run: Path, out: Path, seed_indices: list[int] | None = None) -> dict[
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".{PARAMS_FILE}.tmp"
     save_file(tensors, str(tmp), metadata={"format": FORMAT})
+    os.chmod(tmp, 0o644)  # safetensors creates it owner-only; an export is for sharing
     os.replace(tmp, out / PARAMS_FILE)
     run_dir.write_atomic(out / INFO_FILE, json.dumps(description, indent=2) + "\n")
     return description

@@ -84,10 +84,10 @@ def checkpoint_period(out):
         return -1
 
 
-def interrupt(out, sig, at_period):
+def interrupt(out, sig, at_period, extra=()):
     """Starts a run, sends `sig` once its checkpoint has passed `at_period`."""
     proc = subprocess.Popen(
-        cli("train", "--out", out, *LONG),
+        cli("train", "--out", out, *LONG, *extra),
         env=env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -142,13 +142,20 @@ def test_chunked_cli_run_equals_single_train_call(uninterrupted):
 
 
 def test_resume_after_sigkill_is_bit_for_bit(uninterrupted, tmp_path):
+    """Logging to TensorBoard as it goes: the resumed run continues the curves too
+    (checked in tests/run/test_loggers.py, on this run)."""
     out = tmp_path / "killed"
-    code, _ = interrupt(out, signal.SIGKILL, at_period=4)
+    logged = ("--log", "tensorboard", "--log-seeds", "1")
+    code, _ = interrupt(out, signal.SIGKILL, at_period=4, extra=logged)
     assert code == -signal.SIGKILL
     assert 4 <= checkpoint_period(out) < 20
+    before = json.loads((out / "logged.json").read_text())["tensorboard"]
     proc = run("train", "--resume", out, "--no-progress", "--no-plot")
     assert proc.returncode == 0, proc.stderr
     assert_same(results(out), results(uninterrupted))
+    from tests.run.test_loggers import assert_curves_continue
+
+    assert_curves_continue(out, before)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

@@ -3,10 +3,8 @@ every logged step has every scalar, and a killed and resumed run repeats and los
 
 import csv
 import json
-import signal
 import subprocess
 import sys
-import time
 import types
 from types import SimpleNamespace
 
@@ -14,7 +12,7 @@ import numpy as np
 import pytest
 
 from purejaxdqn.run import loggers
-from tests.cli.test_run_commands import LONG, checkpoint_period, cli, env
+from tests.cli.test_run_commands import cli, env
 from tests.helpers import TINY_CLI_ARGS, cli_main
 
 PER_SEED = (*loggers.METRICS, "frozen", "diverged")
@@ -106,22 +104,6 @@ def test_tensorboard_curves_equal_metrics_csv(tmp_path, capsys):
     assert json.loads((out / loggers.LOGGED).read_text()) == {"tensorboard": steps[-1]}
 
 
-def test_a_sweep_logs_each_setting_apart(tmp_path, capsys):
-    out = tmp_path / "sweep"
-    code, _, err = cli_main(
-        capsys, "sweep", "--out", out, "--seeds", 2, "--no-plot", *TINY_CLI_ARGS,
-        "--grid", "learning_rate=1e-3,3e-4", "--log", "tensorboard", "--log-seeds", 1,
-    )  # fmt: skip
-    assert code == 0, err
-    rows, curves = metrics_csv(out), tensorboard_scalars(out)
-    folders = {folder for folder, _ in curves}
-    assert folders == {"setting_0", "setting_0/seed_0", "setting_1", "setting_1/seed_0"}
-    for setting in (0, 1):
-        for step, values in expected_aggregates(rows, setting).items():
-            logged = dict(curves[(f"setting_{setting}", "eval_return_mean/median")])
-            assert_close(logged[step], values["eval_return_mean/median"])
-
-
 def test_points_leave_out_stopped_runs_and_what_was_logged():
     """Run 1 froze after period 0: it leaves period 1's aggregates, and its flag counts."""
     nan = np.nan
@@ -149,34 +131,21 @@ def test_points_leave_out_stopped_runs_and_what_was_logged():
     assert {p.env_step for p in later} == {20}
 
 
-def test_killed_and_resumed_tensorboard_curves_have_no_repeats_or_gaps(tmp_path):
-    out = tmp_path / "killed"
-    logged = [*LONG, "--log", "tensorboard", "--log-seeds", "1"]
-    proc = subprocess.Popen(
-        cli("train", "--out", out, *logged), env=env(), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.time() + 240
-    while checkpoint_period(out) < 4 and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.002)
-    time.sleep(0.3)  # a chunk or two more logged than checkpointed
-    assert proc.poll() is None, "the run finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
-    before = json.loads((out / loggers.LOGGED).read_text())["tensorboard"]
-    resumed = subprocess.run(
-        cli("train", "--resume", out, "--no-progress"), env=env(), capture_output=True,
-        text=True, timeout=300,
-    )  # fmt: skip
-    assert resumed.returncode == 0, resumed.stderr
-    steps = sorted({int(r["env_step"]) for r in metrics_csv(out)})
+def assert_curves_continue(out, before):
+    """A run killed after logging up to env step `before` and resumed: every TensorBoard
+    curve has each step of metrics.csv once, none missing, and seed 0's values are its
+    metrics.csv column. The run: tests/cli/test_run_commands.py::
+    test_resume_after_sigkill_is_bit_for_bit."""
+    rows = metrics_csv(out)
+    steps = sorted({int(r["env_step"]) for r in rows})
     assert 0 < before < steps[-1]
     curves = tensorboard_scalars(out)
-    for (folder, tag), points in curves.items():  # each step once, none missing
+    assert {folder for folder, _ in curves} == {"", "seed_0"}
+    for (folder, tag), points in curves.items():
         assert [s for s, _ in points] == steps, (folder, tag)
     assert_close(
         [v for _, v in curves[("seed_0", "eval_return_mean")]],
-        [float(r["eval_return_mean"]) for r in metrics_csv(out) if r["seed"] == "0"],
+        [float(r["eval_return_mean"]) for r in rows if r["seed"] == "0"],
     )
 
 
@@ -205,7 +174,7 @@ class FakeWandb(types.ModuleType):
         return run
 
 
-def test_wandb_gets_the_same_values_one_run_per_setting(tmp_path, capsys, monkeypatch):
+def test_wandb_and_tensorboard_log_each_sweep_setting_apart(tmp_path, capsys, monkeypatch):
     fake = FakeWandb()
     monkeypatch.setitem(sys.modules, "wandb", fake)
     out = tmp_path / "wb"
@@ -233,7 +202,14 @@ def test_wandb_gets_the_same_values_one_run_per_setting(tmp_path, capsys, monkey
         summary = json.loads((out / "summary.json").read_text())
         part = summary["final_eval_return"][setting * 2 : setting * 2 + 2]
         assert finish[2]["final_eval_return"] == part
-    assert (out / "tb" / "setting_1").is_dir()  # both loggers at once
+    # Both loggers at once: TensorBoard's folders per setting, the same aggregates.
+    curves = tensorboard_scalars(out)
+    folders = {folder for folder, _ in curves}
+    assert {"setting_0", "setting_0/seed_0", "setting_1", "setting_1/seed_1"} <= folders
+    for setting in (0, 1):
+        logged = dict(curves[(f"setting_{setting}", "eval_return_mean/median")])
+        for step, values in expected_aggregates(rows, setting).items():
+            assert_close(logged[step], values["eval_return_mean/median"])
 
 
 def test_wandb_offline_writes_its_run_folder(tmp_path):

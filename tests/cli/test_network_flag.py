@@ -63,6 +63,19 @@ def test_the_run_records_the_torso_and_load_policy_rebuilds_it(trained, capsys):
     assert len(json.loads(out)["seeds"]) == 2
 
 
+def test_an_export_of_a_custom_torso_rebuilds_it(trained, tmp_path, capsys):
+    out = tmp_path / "policy"
+    code, _, err = cli_main(capsys, "export", trained, "--all", "--out", out)
+    assert code == 0, err
+    assert json.loads((out / "policy.json").read_text())["network"]["class"] == (
+        "tests.helpers:LayerNormMLP"
+    )
+    obs = np.random.default_rng(2).normal(size=(32, 4)).astype(np.float32)
+    from_run = purejaxdqn.load_policy(trained, seed_index=1)
+    from_export = purejaxdqn.load_policy(out, seed_index=1)
+    assert [from_export(o) for o in obs] == [from_run(o) for o in obs]
+
+
 def test_resume_rebuilds_the_torso(trained, tmp_path, capsys):
     copy = tmp_path / "copy"
     subprocess.run(["cp", "-r", str(trained), str(copy)], check=True)

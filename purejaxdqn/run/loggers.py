@@ -8,7 +8,8 @@ so 4096 seeds do not make 4096 curves.
 
 A resumed run recomputes, bit for bit, the periods between its checkpoint and the point
 where it stopped: points at or below the last env step logged (kept in `LOGGED`) are
-skipped, so the curves continue without repeats.
+skipped, so the curves continue without repeats. (W&B ignores a step below the last it holds
+and merges one equal to it, so a stop between its `log` and `LOGGED` repeats no row.)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 BACKENDS = ("tensorboard", "wandb")
 TB_DIR = "tb"  # RUN_DIR/tb: TensorBoard's event files
 LOGGED = "logged.json"  # RUN_DIR/logged.json: the last env step logged, per backend
+STEP_DIGITS = 12  # an event file's name ends in its first env step, zero-padded
 METRICS = ("eval_return_mean", "eval_return_std", "episode_return_mean", "loss", "epsilon")
 PERCENTILES = {"median": 50, "p25": 25, "p75": 75}  # beside the mean, over the seeds
 
@@ -106,18 +108,20 @@ class TensorBoard:
     """Event files under RUN_DIR/tb: the aggregates in tb/ (tb/setting_S/ in a sweep), each
     logged seed in a folder of its own below (tb/seed_I/), so TensorBoard overlays them.
 
-    A chunk's points go into event files of their own, closed before `LOGGED` moves on:
-    tensorboardX writes from a thread and its `flush` does not wait for it, so only a
-    closed writer's points are surely on disk when the process is killed."""
+    A chunk's points go into event files of their own, named after the chunk's first env
+    step and closed before `LOGGED` moves on: tensorboardX writes from a thread and its
+    `flush` does not wait for it, so only a closed writer's points are surely on disk. A
+    stop between the closes and `LOGGED` leaves files past `after_step`: a resumed run
+    deletes those, as it writes their points again."""
 
     name = "tensorboard"
 
     def __init__(self, out: Path, sweep: bool, after_step: int):
         self.root, self.sweep = out / TB_DIR, sweep
-        # A stop between a close and LOGGED leaves points past after_step on disk:
-        # purge_step makes TensorBoard drop them, as this launch writes them again.
-        self.purge_step = after_step + 1 if after_step >= 0 else None
-        self.purged: set[Path] = set()
+        for path in self.root.rglob("events.out.tfevents.*"):
+            step = path.name.rsplit(".", 1)[-1]
+            if step.isdigit() and len(step) == STEP_DIGITS and int(step) > after_step:
+                path.unlink()
 
     def write(self, batch: list[Point]) -> None:
         from tensorboardX import SummaryWriter
@@ -128,11 +132,9 @@ class TensorBoard:
             if point.seed is not None:
                 folder = folder / f"seed_{point.seed}"
             groups.setdefault(folder, []).append(point)
-        suffix = f".{batch[0].env_step:012d}"  # files sort by name: in the order written
+        suffix = f".{batch[0].env_step:0{STEP_DIGITS}d}"  # the batch's first (least) step
         for folder, group in groups.items():
-            purge = None if folder in self.purged else self.purge_step
-            self.purged.add(folder)
-            writer = SummaryWriter(str(folder), purge_step=purge, filename_suffix=suffix)
+            writer = SummaryWriter(str(folder), filename_suffix=suffix)
             for point in group:
                 for tag, value in point.values.items():
                     writer.add_scalar(tag, value, point.env_step)

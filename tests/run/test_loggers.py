@@ -149,6 +149,20 @@ def assert_curves_continue(out, before):
     )
 
 
+def test_a_stop_between_the_event_files_and_logged_json_repeats_nothing(tmp_path):
+    """The files a chunk wrote after the last step logged.json holds are deleted when the
+    run resumes (it writes their points again); the others stay."""
+    from purejaxdqn.run.loggers import Point, TensorBoard
+
+    first = TensorBoard(tmp_path, sweep=False, after_step=-1)
+    for step in (10, 20, 30):
+        first.write([Point(0, None, step, {"x": float(step)}), Point(0, 0, step, {"x": 1.0})])
+    TensorBoard(tmp_path, sweep=False, after_step=20)  # logged.json said 20: 30 is redone
+    curves = tensorboard_scalars(tmp_path)
+    assert curves[("", "x")] == [(10, 10.0), (20, 20.0)]
+    assert [s for s, _ in curves[("seed_0", "x")]] == [10, 20]
+
+
 class FakeWandb(types.ModuleType):
     """Records every init/log/finish call (a stand-in for the wandb package)."""
 

@@ -15,6 +15,7 @@ and merges one equal to it, so a stop between its `log` and `LOGGED` repeats no 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import warnings
 from pathlib import Path
@@ -157,7 +158,6 @@ class WandB:
             raise ValueError(
                 "--log wandb needs the wandb package: pip install 'purejaxdqn[wandb]'"
             ) from None
-        self.wandb, self.out = wandb, out
         ids_file = out / "wandb_ids.json"
         ids = json.loads(ids_file.read_text()) if ids_file.exists() else []
         count = len(settings) if settings else 1
@@ -199,8 +199,6 @@ class WandB:
 
 
 def _wandb_project() -> str:
-    import os
-
     return os.environ.get("WANDB_PROJECT", "purejaxdqn")
 
 

@@ -69,7 +69,19 @@ def test_an_export_is_small_and_describes_itself(trained, tmp_path, capsys):
         np.testing.assert_array_equal(x, y[2:3])
 
 
-def test_eval_and_watch_read_an_export_as_its_run_directory(trained, tmp_path, capsys):
+def test_eval_and_watch_read_an_export_as_its_run_directory(trained, tmp_path, capsys, monkeypatch):
+    """...without building a trainer or a runner, or restoring a training state (each
+    raises here)."""
+    import purejaxdqn.train
+    from purejaxdqn.run import checkpoint, runner
+    from purejaxdqn.train import trainer
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a trainer or runner was built, or the training state read")
+
+    for module, name in ((trainer, "make_trainer"), (purejaxdqn.train, "make_trainer"),
+                         (runner, "ChunkedRun"), (checkpoint, "restore_state")):  # fmt: skip
+        monkeypatch.setattr(module, name, refused)
     run, out, _ = trained
     code, from_run, err = cli_main(capsys, "eval", run, "--episodes", 3, "--json")
     assert code == 0, err

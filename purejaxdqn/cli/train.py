@@ -333,7 +333,7 @@ def _train(
     bar = progress_bar(session.config, runner.num_runs, steps) if terminal and not quiet else None
     plain = PlainProgress(session.config) if not terminal and not quiet else None
     last = [time.perf_counter(), steps]  # the previous chunk's end: time, env steps
-    logging = bool(args.log or session.info.get("log"))  # the same on every process
+    logging_on = bool(args.log or session.info.get("log"))  # the same on every process
 
     def after_chunk(state: Any) -> bool:
         # Gathers (every process takes part): the small fields, read by the checkpoint's
@@ -342,7 +342,7 @@ def _train(
         now, total = time.perf_counter(), int(np.sum(small.progress.env_step))
         rate = (total - last[1]) / max(now - last[0], 1e-9)
         last[:] = [now, total]
-        if logging:  # process 0 writes the curves; an error there ends every process
+        if logging_on:  # process 0 writes the curves; an error there ends every process
             sharding.together("logging", lambda: logs and logs.log(small.progress, rate))
         # As often as --checkpoint-every asks, decided by process 0 for all processes.
         due = time.perf_counter() - checkpoints.last >= args.checkpoint_every

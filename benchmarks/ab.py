@@ -71,14 +71,16 @@ print(json.dumps(out))
 """
 
 
-def export(commit: str, folder: Path) -> Path:
-    """The commit's purejaxdqn/ in `folder`; "." copies the working tree's instead."""
+def export(commit: str, folder: Path, paths: tuple[str, ...] = ("purejaxdqn",)) -> Path:
+    """The commit's `paths` (folders of the repository) in `folder`; "." copies the
+    working tree's instead. bench_eval.py and bench_vs_scale.py export with it too."""
     if commit == ".":
-        shutil.copytree(REPO / "purejaxdqn", folder / "purejaxdqn")
+        for path in paths:
+            shutil.copytree(REPO / path, folder / path)
         return folder
     folder.mkdir()
     archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", commit, "purejaxdqn"], check=True, capture_output=True
+        ["git", "-C", str(REPO), "archive", commit, *paths], check=True, capture_output=True
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     return folder

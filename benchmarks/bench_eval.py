@@ -27,12 +27,11 @@ import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from ab import export  # benchmarks/ab.py
 
 
 def command(*args: str) -> list[str]:
@@ -70,11 +69,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-eval-"))
-    archive = work / "tree.tar"
-    subprocess.run(["git", "-C", str(REPO), "archive", "-o", str(archive), args.commit], check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(work / "old", filter="data")
-    old = work / "old"
+    old = export(args.commit, work / "old")
     train = ("train", "--seeds", str(args.seeds), "--no-plot", "--no-progress")
     if args.total_timesteps:
         train = (*train, "--total-timesteps", str(args.total_timesteps))
@@ -113,8 +108,7 @@ def main() -> None:
         print(f"| {k}: {label} | {cold[k]:.2f} | {cold[k] / cold['A']:.2f} | "
               f"{warm[k]:.2f} | {warm[k] / warm['A']:.2f} |")  # fmt: skip
     if args.json:
-        sys.path.insert(0, str(Path(__file__).parent))
-        from machine import machine
+        from machine import machine  # benchmarks/machine.py
 
         data = {"machine": machine(), "command": "python benchmarks/bench_eval.py "
                 + " ".join(sys.argv[1:]), "labels": labels, "times_s": times,

@@ -18,19 +18,12 @@ import os
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
+from ab import export  # benchmarks/ab.py
+
 REPO = Path(__file__).resolve().parent.parent
-
-
-def export_commit(commit: str, into: Path) -> Path:
-    archive = into / "tree.tar"
-    subprocess.run(["git", "-C", str(REPO), "archive", "-o", str(archive), commit], check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(into / "tree", filter="data")
-    return into / "tree"
 
 
 def run_a(tree: Path, seeds: str, steps: int, work: Path) -> dict[int, float]:
@@ -68,7 +61,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-vs-scale-"))
-    tree = export_commit(args.commit, work)
+    tree = export(args.commit, work / "tree", ("purejaxdqn", "benchmarks"))
     measured: dict[str, list[dict[int, float]]] = {"a": [], "b": []}
     for r in range(args.rounds):
         measured["a"].append(run_a(tree, args.seeds, args.steps, work))

@@ -14,7 +14,6 @@ import os
 import platform
 import statistics
 import time
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +25,10 @@ from purejaxdqn.config import DQNConfig
 
 def machine() -> dict[str, Any]:
     """The device, host and versions a figure was measured on."""
-    import purejaxdqn
-
-    def installed(package: str) -> str:
-        try:
-            return version(package)
-        except PackageNotFoundError:
-            return "unknown"
+    from purejaxdqn.run.run_dir import versions
 
     devices = jax.devices()
+    found = versions()
     return {
         "device": devices[0].device_kind,
         "devices": len(devices),
@@ -43,14 +37,10 @@ def machine() -> dict[str, Any]:
         "processor": platform.processor() or platform.machine(),
         "system": platform.platform(),
         "python": platform.python_version(),
-        "jax": jax.__version__,
-        "purejaxdqn": purejaxdqn.__version__,
+        "jax": found["jax"],
+        "purejaxdqn": found["purejaxdqn"],
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "versions": {
-            "purejaxdqn": purejaxdqn.__version__,
-            "jax": jax.__version__,
-            "gymnax": installed("gymnax"),
-        },
+        "versions": found,
     }
 
 

@@ -177,10 +177,6 @@ def metrics_rows(result: TrainResult, wall_time_s: float, num_seeds: int) -> lis
 def summary_dict(
     config: DQNConfig, result: TrainResult, timings: dict[str, float], info: dict[str, Any]
 ) -> dict:
-    import jax
-
-    import purejaxdqn
-
     seeds = seed_summaries(result)
     return {
         "env_id": config.env_id,
@@ -201,11 +197,7 @@ def summary_dict(
         "wall_time_s": round(timings["wall_time_s"], 3),
         "env_steps_per_s": round(timings["env_steps_per_s"], 1),
         "device": str(jax.devices()[0].device_kind),
-        "versions": {
-            "purejaxdqn": purejaxdqn.__version__,
-            "jax": jax.__version__,
-            "gymnax": _version("gymnax"),
-        },
+        "versions": versions(),
     }
 
 
@@ -245,13 +237,17 @@ def write(
     return summary
 
 
-def _version(package: str) -> str:
+def versions() -> dict[str, str]:
+    """purejaxdqn's, JAX's and gymnax's versions (summary.json and `purejaxdqn bench`)."""
     from importlib import metadata
 
+    import purejaxdqn
+
     try:
-        return metadata.version(package)
+        gymnax = metadata.version("gymnax")
     except metadata.PackageNotFoundError:
-        return "unknown"
+        gymnax = "unknown"
+    return {"purejaxdqn": purejaxdqn.__version__, "jax": jax.__version__, "gymnax": gymnax}
 
 
 def format_summary(summary: dict) -> str:

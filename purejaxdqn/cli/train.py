@@ -65,13 +65,10 @@ def _check_log_flags(args: argparse.Namespace) -> None:
         raise UsageError(f"--log-seeds: must be >= 0, got {args.log_seeds}")
     if args.log_seeds is not None and not args.log and args.resume is None:
         raise UsageError("--log-seeds needs --log tensorboard or --log wandb")
-    if "wandb" in (args.log or []):
-        try:
-            import wandb  # noqa: F401
-        except ImportError:
-            raise UsageError(
-                "--log wandb needs the wandb package: pip install 'purejaxdqn[wandb]'"
-            ) from None
+    if "wandb" in (args.log or []):  # before anything is compiled or written
+        from purejaxdqn.run.loggers import import_wandb
+
+        import_wandb()
 
 
 def lock_run_dir(out: Path, held: contextlib.ExitStack) -> None:

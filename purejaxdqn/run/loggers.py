@@ -145,6 +145,17 @@ class TensorBoard:
         pass
 
 
+def import_wandb() -> Any:
+    """The wandb module, or a one-line error saying how to install it."""
+    try:
+        import wandb
+    except ImportError:
+        raise ValueError(
+            "--log wandb needs the wandb package: pip install 'purejaxdqn[wandb]'"
+        ) from None
+    return wandb
+
+
 class WandB:
     """One W&B run per training run (per setting of a sweep), resumed under the same id;
     WANDB_MODE=offline writes it under RUN_DIR/wandb for `wandb sync`."""
@@ -152,12 +163,7 @@ class WandB:
     name = "wandb"
 
     def __init__(self, out: Path, config: dict[str, Any], settings: list[dict] | None):
-        try:
-            import wandb
-        except ImportError:
-            raise ValueError(
-                "--log wandb needs the wandb package: pip install 'purejaxdqn[wandb]'"
-            ) from None
+        wandb = import_wandb()
         ids_file = out / "wandb_ids.json"
         ids = json.loads(ids_file.read_text()) if ids_file.exists() else []
         count = len(settings) if settings else 1

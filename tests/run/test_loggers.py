@@ -239,6 +239,16 @@ def test_wandb_offline_writes_its_run_folder(tmp_path):
     assert list(folder.glob("*.wandb")), sorted(p.name for p in folder.iterdir())
 
 
+def test_log_wandb_without_wandb_is_a_one_line_error_before_anything_runs(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "wandb", None)  # as if not installed
+    code, _, err = cli_main(capsys, "train", "--out", tmp_path / "x", "--log", "wandb")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "pip install 'purejaxdqn[wandb]'" in err
+    assert not (tmp_path / "x").exists()
+
+
 def test_bad_log_flags_are_one_line_errors(tmp_path, capsys):
     code, _, err = cli_main(
         capsys, "train", "--out", tmp_path / "x", *TINY_CLI_ARGS, "--log-seeds", 3

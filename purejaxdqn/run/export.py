@@ -101,23 +101,20 @@ def read(path: Path) -> tuple[DQNConfig, Any, dict[str, Any]]:
             raise ExportError(f"{path}: incomplete export ({name} missing)")
     try:
         description = json.loads((path / INFO_FILE).read_text())
-        if description.get("format") != FORMAT:
-            raise ExportError(f"{path}: {INFO_FILE} is not a purejaxdqn policy")
-        if description.get("format_version") != FORMAT_VERSION:
-            raise ExportError(
-                f"{path}: policy format {description.get('format_version')}, this purejaxdqn "
-                f"reads {FORMAT_VERSION}; load it with the release that wrote it "
-                f"({description.get('purejaxdqn')})"
-            )
+    except (OSError, ValueError) as error:
+        raise ExportError(f"{path}: damaged export ({type(error).__name__}: {error})") from None
+    if not isinstance(description, dict) or description.get("format") != FORMAT:
+        raise ExportError(f"{path}: {INFO_FILE} is not a purejaxdqn policy")
+    if description.get("format_version") != FORMAT_VERSION:
+        raise ExportError(
+            f"{path}: policy format {description.get('format_version')}, this purejaxdqn "
+            f"reads {FORMAT_VERSION}; load it with the release that wrote it "
+            f"({description.get('purejaxdqn')})"
+        )
+    try:
         config = DQNConfig.from_dict(description["config"])
         flat = load_file(str(path / PARAMS_FILE))
-    except FileNotFoundError as error:
-        raise ExportError(
-            f"{path}: incomplete export ({Path(error.filename).name} missing)"
-        ) from None
-    except (ValueError, KeyError, TypeError, SafetensorError) as error:
-        if isinstance(error, ExportError):
-            raise
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError) as error:
         raise ExportError(f"{path}: damaged export ({type(error).__name__}: {error})") from None
     params = traverse_util.unflatten_dict(flat, sep="/")
     return config, params, description

@@ -9,6 +9,7 @@ trains 8 vmapped seeds. Prints compile and run seconds, solved seeds (final gree
 
 import sys
 import time
+from typing import Any
 
 import jax
 import numpy as np
@@ -34,20 +35,25 @@ CANDIDATES = {
 }
 
 
+def timed_seeds(config: purejaxdqn.DQNConfig, key: int, seeds: int) -> tuple[float, float, Any]:
+    """`seeds` vmapped seeds of `config` split from `jax.random.key(key)`, in one compiled
+    call: (compile seconds, run seconds, result). tune_presets.py times with it too."""
+    keys = jax.random.split(jax.random.key(key), seeds)
+    start = time.perf_counter()
+    compiled = jax.jit(jax.vmap(purejaxdqn.make_train(config))).lower(keys).compile()
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    result = jax.block_until_ready(compiled(keys))
+    return compile_s, time.perf_counter() - start, result
+
+
 def main() -> None:
     keys_arg, names = sys.argv[1], sys.argv[2:]
     base = purejaxdqn.DQNConfig(freeze_when_solved=True)
     for name in names:
         config = base.replace(**CANDIDATES[name])
-        train = jax.jit(jax.vmap(purejaxdqn.make_train(config)))
         for k in (int(s) for s in keys_arg.split(",")):
-            keys = jax.random.split(jax.random.key(k), 8)
-            start = time.perf_counter()
-            compiled = train.lower(keys).compile()
-            compile_s = time.perf_counter() - start
-            start = time.perf_counter()
-            result = jax.block_until_ready(compiled(keys))
-            run_s = time.perf_counter() - start
+            compile_s, run_s, result = timed_seeds(config, k, 8)
             final = np.asarray(result.final_eval_returns).mean(-1)
             steps = np.asarray(result.metrics.env_step[:, -1])
             frozen_at = np.where(np.asarray(result.metrics.frozen).any(1), steps, -1)

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
-import jax
 import numpy as np
 from machine import machine  # benchmarks/machine.py
+from tune_cartpole import timed_seeds  # benchmarks/tune_cartpole.py
 
 import purejaxdqn
 from purejaxdqn import config as config_lib
@@ -55,15 +54,8 @@ def main() -> None:
     rows = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     for spec in args.candidates:
         label, config = candidate(base, spec)
-        train = jax.jit(jax.vmap(purejaxdqn.make_train(config)))
         for k in (int(s) for s in args.keys.split(",")):
-            keys = jax.random.split(jax.random.key(k), args.seeds)
-            start = time.perf_counter()
-            compiled = train.lower(keys).compile()
-            compile_s = time.perf_counter() - start
-            start = time.perf_counter()
-            result = jax.block_until_ready(compiled(keys))
-            run_s = time.perf_counter() - start
+            compile_s, run_s, result = timed_seeds(config, k, args.seeds)
             final = np.asarray(result.final_eval_returns).mean(-1)
             threshold = config.resolved_solve_threshold
             solved = int((final >= threshold).sum()) if threshold is not None else None

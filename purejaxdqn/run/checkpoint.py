@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -87,23 +88,52 @@ def flat(tree: Any) -> dict[str, Any]:
     }
 
 
-@jax.jit
-def _digest(leaves: dict[str, jax.Array]) -> dict[str, jax.Array]:
-    """Two position-dependent 32-bit sums of each array's words: every byte counts."""
+# Words a digest handles at once: XLA on the CPU materialises the terms of an integer sum,
+# so one sum over a whole replay buffer would take twice its size in memory.
+BLOCK_WORDS = 1 << 22
 
-    def words(x):
-        x = x.astype(jnp.uint8) if x.dtype == jnp.bool_ else x
-        unsigned = {1: jnp.uint8, 2: jnp.uint16, 4: jnp.uint32}[x.dtype.itemsize]
-        return jax.lax.bitcast_convert_type(x, unsigned).astype(jnp.uint32).ravel()
 
-    def two_sums(x):
-        w = words(x)
-        i = jnp.arange(w.size, dtype=jnp.uint32)
+@partial(jax.jit, static_argnames="block_words")
+def _digest(leaves: dict[str, jax.Array], block_words: int = BLOCK_WORDS) -> dict[str, jax.Array]:
+    """Two position-dependent 32-bit sums of each array's words, and its size: every byte
+    counts, and the sums do not depend on how the array is split (blocks, shards)."""
+    return {k: _leaf_digest(x, block_words) for k, x in leaves.items()}
+
+
+def _leaf_digest(x: jax.Array, block_words: int) -> jax.Array:
+    # (rows, cols), rows the leading (seed, possibly sharded) axis; summed `block` columns
+    # at a time, the position of row r, column c being r * cols + c as in x.ravel().
+    rows = x.shape[0] if x.ndim >= 2 else 1
+    x = x.reshape(rows, -1)
+    cols = x.shape[1]
+    block = max(1, min(cols, block_words // rows))
+    row_start = jnp.arange(rows, dtype=jnp.uint32)[:, None] * jnp.uint32(cols)
+
+    def sums(part: jax.Array, col0: jax.Array) -> jax.Array:
+        i = row_start + col0 + jnp.arange(part.shape[1], dtype=jnp.uint32)[None, :]
+        w = _words(part)
         a = jnp.sum(w * (2 * i + 1), dtype=jnp.uint32)
         b = jnp.sum((w ^ (i * jnp.uint32(0x9E3779B9))) * jnp.uint32(0x85EBCA6B), dtype=jnp.uint32)
-        return jnp.stack([a, b, jnp.uint32(w.size)])
+        return jnp.stack([a, b])
 
-    return {k: two_sums(x) for k, x in leaves.items()}
+    def body(j, acc):
+        col0 = (j * block).astype(jnp.uint32)
+        return acc + sums(jax.lax.dynamic_slice_in_dim(x, j * block, block, axis=1), col0)
+
+    full = cols // block
+    if full == 1:
+        acc = sums(x[:, :block], jnp.uint32(0))
+    else:
+        acc = jax.lax.fori_loop(0, full, body, jnp.zeros(2, jnp.uint32))
+    if cols % block:
+        acc = acc + sums(x[:, full * block :], jnp.uint32(full * block))
+    return jnp.concatenate([acc, jnp.array([x.size], jnp.uint32)])
+
+
+def _words(x: jax.Array) -> jax.Array:
+    x = x.astype(jnp.uint8) if x.dtype == jnp.bool_ else x
+    unsigned = {1: jnp.uint8, 2: jnp.uint16, 4: jnp.uint32}[x.dtype.itemsize]
+    return jax.lax.bitcast_convert_type(x, unsigned).astype(jnp.uint32)
 
 
 def digest(leaves: dict[str, Any]) -> dict[str, list[int]]:

@@ -74,7 +74,12 @@ def manager(directory: Path, keep: int = 2, read_only: bool = False) -> ocp.Chec
         cleanup_tmp_directories=not read_only,  # a save killed before its commit
         enable_async_checkpointing=not read_only,
     )
-    handlers = {STATE: ocp.PyTreeCheckpointHandler(), PARAMS: ocp.PyTreeCheckpointHandler()}
+    # The state uncompressed: zstd holds each array's compressed copy in memory and costs
+    # the cores training shares with the background write, for little on float buffers.
+    handlers = {
+        STATE: ocp.PyTreeCheckpointHandler(use_compression=False),
+        PARAMS: ocp.PyTreeCheckpointHandler(),
+    }
     return ocp.CheckpointManager(
         directory.absolute(), options=options, item_handlers={**handlers, META: _Meta()}
     )

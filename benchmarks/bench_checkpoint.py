@@ -5,9 +5,11 @@
 
 Parts:
 - `save`: for each seed count, the `cartpole` preset's full state (replay buffers
-  included) saved once by each method, each in a fresh process: seconds to a complete
-  checkpoint on disk, and the peak host memory the save adds (the process's peak resident
-  set, reset before the save through /proc/self/clear_refs, minus its size before). The
+  included, every array filled with random values as a run's later checkpoints hold data,
+  not the zeros of a fresh state) saved once by each method, each in a fresh process:
+  seconds to a complete checkpoint on disk, and the peak host memory the save adds (the
+  process's peak resident set, reset before the save through /proc/self/clear_refs, minus
+  its size before). The
   old method is purejaxdqn's checkpoint module at OLD (the last commit before orbax),
   read from git and imported unchanged: gather the state to the host, then write it.
 - `lost`: the training time a save costs: `--lost-seeds` seeds of the `cartpole` preset
@@ -63,7 +65,7 @@ def rss() -> tuple[int, int]:
 def one_save(method: str, seeds: int) -> dict:
     config = purejaxdqn.presets.cartpole()
     runner = ChunkedRun(config, seeds, chunks=20)
-    state = jax.block_until_ready(runner.init())
+    state = jax.block_until_ready(filled(runner.init()))
     state_bytes = sum(x.nbytes for x in jax.tree.leaves(jax.tree.map(_data, state)))
     with tempfile.TemporaryDirectory(dir=HERE) as folder:
         Path("/proc/self/clear_refs").write_text("5")  # the peak from here on
@@ -85,6 +87,24 @@ def one_save(method: str, seeds: int) -> dict:
         "state_bytes": state_bytes,
         "peak_extra_bytes": peak - before,
     }
+
+
+def filled(state):
+    """`state` with every array but the keys random: what a full replay buffer holds, as
+    far as writing it goes (no long runs of zeros to compress)."""
+    leaves, tree = jax.tree.flatten(state)
+    keys = jax.random.split(jax.random.key(0), len(leaves))
+
+    def fill(x, key):
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            return x
+        if x.dtype == np.bool_:
+            return jax.random.bernoulli(key, 0.5, x.shape)
+        if np.issubdtype(x.dtype, np.floating):
+            return jax.random.normal(key, x.shape, x.dtype)
+        return jax.random.randint(key, x.shape, 0, 1000).astype(x.dtype)
+
+    return jax.tree.unflatten(tree, [fill(x, k) for x, k in zip(leaves, keys, strict=True)])
 
 
 def _data(x):

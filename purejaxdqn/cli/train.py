@@ -185,14 +185,18 @@ def resume(args: argparse.Namespace, chosen: list | None, held: contextlib.ExitS
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[list[int]]:
     """Records SIGINT and SIGTERM in the list it yields (the run stops after the chunk in
-    flight); a second one of the same kind kills as usual."""
+    flight); a second one of the same kind kills as usual. In a multi-process run JAX's
+    preemption service keeps SIGTERM (`sharding.preempted`; a second one does not kill)."""
+    from purejaxdqn.run import sharding
+
     stop: list[int] = []
 
     def request_stop(signum, frame):
         stop.append(signum)
         signal.signal(signum, signal.SIG_DFL)
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    caught = (signal.SIGINT,) if sharding.preemption_service() else (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, request_stop) for sig in caught}
     try:
         yield stop
     finally:
@@ -330,6 +334,7 @@ def _train(
     bar = progress_bar(session.config, runner.num_runs, steps) if terminal and not quiet else None
     plain = PlainProgress(session.config) if not terminal and not quiet else None
     last = [time.perf_counter(), steps]  # the previous chunk's end: time, env steps
+    chunks = [0]  # chunks this launch has run: the preemption sync point's step
     logging_on = bool(args.log or session.info.get("log"))  # the same on every process
 
     def after_chunk(state: Any) -> bool:
@@ -352,7 +357,10 @@ def _train(
             bar.refresh()
         if plain is not None:
             plain.update(small, force=done)
-        if sharding.any_process(bool(stop)):  # a signal to any process stops them all
+        chunks[0] += 1
+        # A signal to any process stops them all after this chunk: Ctrl-C (and SIGTERM in
+        # one process) through our own sync point, SIGTERM across processes through JAX's.
+        if sharding.any_process(bool(stop)) or sharding.preempted(chunks[0]):
             stopped.append(stop[0] if stop else signal.SIGTERM)
         return not stopped
 

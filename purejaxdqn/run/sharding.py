@@ -202,10 +202,22 @@ def together(what: str, step: Any) -> Any:
 
 def any_process(flag: bool) -> bool:
     """Whether `flag` is set on any process (itself in a one-process run): the sync point
-    where a SIGTERM that reached one process stops them all after the same chunk."""
+    where a Ctrl-C that reached one process stops them all after the same chunk."""
     if jax.process_count() == 1:
         return flag
     return bool(np.any(multihost_utils.process_allgather(np.asarray(flag))))
+
+
+def preemption_service() -> bool:
+    """Whether JAX's preemption service catches SIGTERM: a multi-process run with it on
+    (`jax_enable_preemption_service`, the default); `preempted` then reads it."""
+    return jax.process_count() > 1 and bool(jax.config.jax_enable_preemption_service)
+
+
+def preempted(step: int) -> bool:
+    """Whether a SIGTERM reached any process, through JAX's preemption sync point: every
+    process answers True at the same `step` (increasing, and the same on every process)."""
+    return preemption_service() and multihost_utils.reached_preemption_sync_point(step)
 
 
 def check_shared_directory(path: Any) -> None:

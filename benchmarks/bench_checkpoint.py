@@ -12,10 +12,16 @@ Parts:
   its size before). The
   old method is purejaxdqn's checkpoint module at OLD (the last commit before orbax),
   read from git and imported unchanged: gather the state to the host, then write it.
+  With `--before COMMIT`, orbax as saved by COMMIT's purejaxdqn (exported, first on
+  PYTHONPATH) runs between the two, in turn.
 - `lost`: the training time a save costs: `--lost-seeds` seeds of the `cartpole` preset
   without freezing, 10 chunks, a checkpoint after every chunk, blocking (each save waited
   for) against asynchronous (orbax writes while the next chunk runs), against no
   checkpoints; the median of `--repeats` runs of each, in turn.
+- `cost`: where an asynchronous save's time goes: `--lost-seeds` seeds' filled state saved
+  `--repeats` + 1 times in one process (the first, compiling the digest, dropped): the
+  seconds the `save` call takes (the loop waits that long), the seconds until the write
+  is done, and the process's CPU seconds over both.
 Writes benchmarks/results/checkpoint.json.
 """
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -82,6 +89,7 @@ def one_save(method: str, seeds: int) -> dict:
         _, peak = rss()
     return {
         "method": method,
+        "package": str(Path(purejaxdqn.__file__).parent),
         "seeds": seeds,
         "save_s": seconds,
         "state_bytes": state_bytes,
@@ -148,38 +156,70 @@ def lost(seeds: int, repeats: int) -> dict:
     }
 
 
+def cost(seeds: int, repeats: int) -> dict:
+    runner = ChunkedRun(purejaxdqn.presets.cartpole(), seeds, chunks=20)
+    state = jax.block_until_ready(filled(runner.init()))
+    rows = []
+    with tempfile.TemporaryDirectory(dir=HERE) as folder:
+        mgr = checkpoint.manager(Path(folder))
+        for n in range(repeats + 1):
+            cpu, start = time.process_time(), time.perf_counter()
+            checkpoint.save(mgr, n, state, state.learner.params, {})
+            called = time.perf_counter()
+            checkpoint.wait(mgr)
+            end = time.perf_counter()
+            rows.append({"call_s": called - start, "save_s": end - start,
+                         "cpu_s": time.process_time() - cpu})  # fmt: skip
+        mgr.close()
+    med = {k: float(np.median([r[k] for r in rows[1:]])) for k in rows[0]}
+    return {"seeds": seeds, "saves": rows[1:], "median": med}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--parts", default="save,lost")
     parser.add_argument("--seeds", default="16,256,1024")
     parser.add_argument("--lost-seeds", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--before", metavar="COMMIT", help="also orbax as COMMIT saved")
+    parser.add_argument("--json", type=Path, default=HERE / "results" / "checkpoint.json")
     parser.add_argument("--one", nargs=2, metavar=("METHOD", "SEEDS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one_save(args.one[0], int(args.one[1]))))
         return
     data: dict = {"machine": machine(), "command": " ".join(sys.argv), "old": OLD}
+    data["before"] = args.before
     if "save" in args.parts:
         data["save"] = []
+        methods = {"gather": None, "orbax": None}
+        if args.before:
+            from ab import export  # benchmarks/ab.py
+
+            tree = export(args.before, Path(tempfile.mkdtemp()) / "tree")
+            methods = {"gather": None, f"orbax@{args.before}": str(tree), "orbax": None}
         for seeds in (int(s) for s in args.seeds.split(",")):
-            for method in ("gather", "orbax"):
+            for method, tree in methods.items():
+                env = {**os.environ, "PYTHONPATH": tree} if tree else None
                 done = subprocess.run(
-                    [sys.executable, __file__, "--one", method, str(seeds)],
-                    capture_output=True, text=True, check=True, cwd=HERE,
+                    [sys.executable, __file__, "--one", method.split("@")[0], str(seeds)],
+                    capture_output=True, text=True, check=True, cwd=HERE, env=env,
                 )  # fmt: skip
-                row = json.loads(done.stdout.strip().splitlines()[-1])
+                row = {**json.loads(done.stdout.strip().splitlines()[-1]), "method": method}
                 data["save"].append(row)
                 print(
-                    f"{method:6s} {seeds:5d} seeds: save {row['save_s']:6.2f} s, peak host "
+                    f"{method:14s} {seeds:5d} seeds: save {row['save_s']:6.2f} s, peak host "
                     f"memory +{row['peak_extra_bytes'] / 2**20:7.1f} MiB "
                     f"(state {row['state_bytes'] / 2**20:.1f} MiB)",
                     flush=True,
                 )
+    if "cost" in args.parts:
+        data["cost"] = cost(args.lost_seeds, args.repeats)
+        print(json.dumps(data["cost"]["median"]), flush=True)
     if "lost" in args.parts:
         data["lost"] = lost(args.lost_seeds, args.repeats)
         print(json.dumps(data["lost"]["median_s"]), flush=True)
-    (HERE / "results" / "checkpoint.json").write_text(json.dumps(data, indent=1) + "\n")
+    args.json.write_text(json.dumps(data, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -253,6 +253,13 @@ VALUE_RANGES = {
     "MountainCar-v0": (-100.0, 0.0),
 }
 
+# What an algorithm needs on an env beyond the env's preset, measured (benchmarks/
+# RESULTS.md, "Acrobot-v1"): `--env ID --set algorithm=A` sets these too.
+SWITCH_TUNING: dict[tuple[str, str], dict] = {
+    ("Acrobot-v1", "c51"): {"learning_rate": 5e-4, "total_timesteps": 150_000},
+    ("Acrobot-v1", "pqn"): {"total_timesteps": 409_600, "q_lambda": 0.95},
+}
+
 # The preset `purejaxdqn train --env ID` starts from when no --preset is given.
 ENV_PRESETS = {
     "CartPole-v1": "cartpole",
@@ -272,8 +279,9 @@ def get(name: str) -> DQNConfig:
 def switch_algorithm(config: DQNConfig, algorithm: str) -> tuple[DQNConfig, list[str]]:
     """`config` (an env's preset) with `algorithm`: the algorithm's own preset, keeping
     `config`'s task and evaluation (`KEPT_WHEN_SWITCHING`) where they fit the algorithm,
-    and for c51 the env's support (`VALUE_RANGES`). Returns the config and the fields it
-    took from the env's preset or the env."""
+    for c51 the env's support (`VALUE_RANGES`), and what was tuned for the algorithm on
+    the env (`SWITCH_TUNING`). Returns the config and the fields it took from the env's
+    preset or the env."""
     if algorithm == config.algorithm:
         return config, [f for f in field_names() if f != "algorithm"]
     if algorithm not in ALGORITHM_PRESETS:
@@ -290,6 +298,7 @@ def switch_algorithm(config: DQNConfig, algorithm: str) -> tuple[DQNConfig, list
         del kept["total_timesteps"]
     if algorithm == "c51" and config.env_id in VALUE_RANGES:
         kept["v_min"], kept["v_max"] = VALUE_RANGES[config.env_id]
+    kept.update(SWITCH_TUNING.get((config.env_id, algorithm), {}))
     return base.replace(**kept), sorted(kept)
 
 

@@ -222,3 +222,17 @@ def test_switching_an_env_preset_to_another_algorithm_keeps_its_task():
     assert minatar.num_envs == presets.pqn_minatar().num_envs
     back, _ = presets.switch_algorithm(presets.pqn(), "dqn")
     assert back.algorithm == "dqn" and back.buffer_size == presets.cartpole().buffer_size
+
+
+def test_switching_takes_what_was_tuned_for_the_algorithm_on_the_env():
+    from purejaxdqn import presets
+
+    for (env_id, algorithm), tuned in presets.SWITCH_TUNING.items():
+        switched, kept = presets.switch_algorithm(presets.for_env(env_id)[1], algorithm)
+        assert {f: getattr(switched, f) for f in tuned} == tuned
+        assert set(tuned) <= set(kept)
+        assert switched.total_timesteps % switched.env_steps_per_iteration == 0
+    c51, _ = presets.switch_algorithm(presets.acrobot(), "c51")
+    assert (c51.v_min, c51.v_max) == presets.VALUE_RANGES["Acrobot-v1"]
+    mountaincar, _ = presets.switch_algorithm(presets.mountaincar(), "c51")
+    assert mountaincar.learning_rate == presets.c51().learning_rate  # nothing tuned there

@@ -211,7 +211,7 @@ def any_process(flag: bool) -> bool:
 def preemption_service() -> bool:
     """Whether JAX's preemption service catches SIGTERM: a multi-process run with it on
     (`jax_enable_preemption_service`, the default); `preempted` then reads it."""
-    return jax.process_count() > 1 and bool(jax.config.jax_enable_preemption_service)
+    return jax.process_count() > 1 and bool(jax.config.values["jax_enable_preemption_service"])
 
 
 def preempted(step: int) -> bool:

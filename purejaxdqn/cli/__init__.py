@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():  # restores Python's own display afterwards
             warnings.showwarning = common.one_line_warning
+            # A failed checkpoint write leaves orbax's other coroutines of that save
+            # unawaited; Python warns when they are collected. The error says it all.
+            warnings.filterwarnings("ignore", "coroutine .* was never awaited", RuntimeWarning)
             return args.handler(args)
     except (UsageError, ValueError) as error:
         print(f"purejaxdqn {args.command}: error: {error}", file=sys.stderr)

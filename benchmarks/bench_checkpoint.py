@@ -22,7 +22,7 @@ Parts:
   `--repeats` + 1 times in one process (the first, compiling the digest, dropped): the
   seconds the `save` call takes (the loop waits that long), the seconds until the write
   is done, and the process's CPU seconds over both.
-Writes benchmarks/results/checkpoint.json.
+Writes `--json` (benchmarks/results/checkpoint.json unless given).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ measurement is a fresh Python process with that folder first on `PYTHONPATH` and
 empty JAX cache folder, and the two commits alternate (A, B, A, B, ...), so that a shared
 machine's slow minutes fall on both. Parts, each for the `cartpole` preset (`--preset`):
 - `fixed`: equal work, no freezing, `--steps` env steps per seed (50k), for 1 and 8
-  seeds: the cold compile of `jax.jit(jax.vmap(make_train(cfg)))` and the median of
+  seeds (`--fixed-seeds`): the cold compile of `jax.jit(jax.vmap(make_train(cfg)))` and the median of
   `--calls` calls (3) of the compiled program, as env steps per second;
 - `solve`: time to solve with 8 seeds, the preset as it is (solved seeds freeze):
   compile plus one call, and how many seeds' final greedy return reach the threshold;
@@ -110,11 +110,11 @@ def measure(
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def cases(parts: list[str], calls: int) -> list[tuple[str, int, int]]:
+def cases(parts: list[str], calls: int, fixed_seeds: list[int]) -> list[tuple[str, int, int]]:
     """(part, seeds, calls) of each measurement in one repeat."""
     out = []
     if "fixed" in parts:
-        out += [("fixed", 1, calls), ("fixed", 8, calls)]
+        out += [("fixed", seeds, calls) for seeds in fixed_seeds]
     if "solve" in parts:
         out += [("solve", 8, 1)]
     return out
@@ -198,6 +198,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=3, help="calls of each fixed-work program")
     parser.add_argument("--steps", type=int, default=50_000, help="env steps per seed (fixed)")
     parser.add_argument("--preset", default="cartpole")
+    parser.add_argument("--fixed-seeds", default="1,8", help="fixed: comma-separated seed counts")
     parser.add_argument(
         "--parts", default="fixed,solve", help="comma-separated: fixed, solve, learn"
     )
@@ -234,7 +235,7 @@ def main() -> None:
             runs.update({("learn", f"{p}|{k}", i): [r] for (p, k, i), r in learned.items()})
             parts.remove("learn")
         for _ in range(args.repeats if parts else 0):
-            for part, seeds, calls in cases(parts, args.calls):
+            for part, seeds, calls in cases(parts, args.calls, [int(n) for n in args.fixed_seeds.split(",")]):
                 for i, tree in enumerate(trees):
                     result = measure(
                         tree, part, seeds, calls, args.steps, args.preset, 0, changes[i]

@@ -14,6 +14,7 @@ from purejaxdqn.core.networks import (
     CONV_CHANNELS,
     ConvTorso,
     MLPTorso,
+    PatchConv,
     QNetwork,
     builtin_torso,
     check_torso,
@@ -63,6 +64,47 @@ def test_auto_torso_is_conv_exactly_for_image_observations(env_id, conv):
         assert params["Conv_0"]["kernel"].shape == (3, 3, shape[-1], CONV_CHANNELS)
     else:
         assert params["Dense_0"]["kernel"].shape[0] == int(np.prod(shape))  # flattened
+
+
+class _LaxConvTorso(nn.Module):
+    """ConvTorso as it was written with flax's nn.Conv: the reference PatchConv replaces."""
+
+    @nn.compact
+    def __call__(self, obs):
+        x = nn.relu(nn.Conv(CONV_CHANNELS, (3, 3), padding="SAME")(obs))
+        return MLPTorso((32,))(x.reshape(x.shape[0], -1))
+
+
+@pytest.mark.parametrize("image", [(10, 10, 4), (7, 5, 3)])
+def test_patch_conv_torso_equals_the_nn_conv_torso(image):
+    """Same parameter tree and initial values for a key (checkpoints and exports of the
+    nn.Conv torso load unchanged), same outputs and gradients, jitted and not."""
+    obs = jax.random.uniform(jax.random.key(1), (6, *image))
+    ours, ref = ConvTorso((32,)), _LaxConvTorso()
+    params = ours.init(jax.random.key(0), obs)
+    ref_params = ref.init(jax.random.key(0), obs)
+    jax.tree.map(np.testing.assert_array_equal, params, ref_params)
+    params = jax.tree.map(  # nonzero biases too, so that they are checked
+        lambda x: x + 0.1 * jax.random.normal(jax.random.key(x.size), x.shape), params
+    )
+
+    def loss(net, p):
+        return jnp.mean(net.apply(p, obs) ** 2)
+
+    for wrap in (lambda f: f, jax.jit):
+        np.testing.assert_allclose(
+            wrap(ours.apply)(params, obs), wrap(ref.apply)(params, obs), rtol=1e-5, atol=1e-5
+        )
+        grads = wrap(jax.grad(lambda p: loss(ours, p)))(params)
+        ref_grads = wrap(jax.grad(lambda p: loss(ref, p)))(params)
+        jax.tree.map(
+            lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), grads, ref_grads
+        )
+    conv = PatchConv(2)
+    x = jnp.arange(2 * 3 * 3 * 1, dtype=jnp.float32).reshape(2, 3, 3, 1)
+    p = {"params": {"kernel": jnp.ones((3, 3, 1, 2)), "bias": jnp.array([0.0, 1.0])}}
+    # a 3x3 box sum with zero padding: the centre sees all 9 pixels, a corner 4
+    assert conv.apply(p, x)[0, 1, 1, 0] == 36 and conv.apply(p, x)[0, 0, 0, 1] == 8 + 1
 
 
 def test_mlp_torso_flattens_images_and_conv_needs_images():

@@ -11,8 +11,8 @@ measurement is a fresh Python process with that folder first on `PYTHONPATH` and
 empty JAX cache folder, and the two commits alternate (A, B, A, B, ...), so that a shared
 machine's slow minutes fall on both. Parts, each for the `cartpole` preset (`--preset`):
 - `fixed`: equal work, no freezing, `--steps` env steps per seed (50k), for 1 and 8
-  seeds (`--fixed-seeds`): the cold compile of `jax.jit(jax.vmap(make_train(cfg)))` and the median of
-  `--calls` calls (3) of the compiled program, as env steps per second;
+  seeds (`--fixed-seeds`): the cold compile of `jax.jit(jax.vmap(make_train(cfg)))` and
+  the median of `--calls` calls (3) of the compiled program, as env steps per second;
 - `solve`: time to solve with 8 seeds, the preset as it is (solved seeds freeze):
   compile plus one call, and how many seeds' final greedy return reach the threshold;
 - `learn`: learning in distribution, each preset of `--presets` on each key of `--keys`
@@ -234,8 +234,9 @@ def main() -> None:
             print("\n".join(learn_table(args.commits, learned, presets, keys)))
             runs.update({("learn", f"{p}|{k}", i): [r] for (p, k, i), r in learned.items()})
             parts.remove("learn")
+        fixed_seeds = [int(n) for n in args.fixed_seeds.split(",")]
         for _ in range(args.repeats if parts else 0):
-            for part, seeds, calls in cases(parts, args.calls, [int(n) for n in args.fixed_seeds.split(",")]):
+            for part, seeds, calls in cases(parts, args.calls, fixed_seeds):
                 for i, tree in enumerate(trees):
                     result = measure(
                         tree, part, seeds, calls, args.steps, args.preset, 0, changes[i]

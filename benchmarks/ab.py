@@ -5,6 +5,8 @@
     python benchmarks/ab.py HEAD HEAD --repeats 2        # a noise check: A equals B
     python benchmarks/ab.py HEAD . --parts fixed         # ".": the working tree, uncommitted
     python benchmarks/ab.py HEAD HEAD --set-b key_impl=threefry2x32   # one field changed in B
+    python benchmarks/ab.py HEAD~1 HEAD --parts fixed --preset minatar-breakout --steps 10000 \
+        --set eval_frequency=5000 --fixed-seeds 1,4 --calls 1   # --set: changed in both
 
 Each commit's `purejaxdqn/` is exported (`git archive`) to a temporary folder; every
 measurement is a fresh Python process with that folder first on `PYTHONPATH` and a new,
@@ -205,6 +207,13 @@ def main() -> None:
     parser.add_argument("--presets", default="cartpole", help="learn: comma-separated presets")
     parser.add_argument("--keys", default="0,1,2,3,4,5", help="learn: comma-separated keys")
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a config field changed for both commits (repeatable)",
+    )
+    parser.add_argument(
         "--set-b",
         action="append",
         default=[],
@@ -215,11 +224,10 @@ def main() -> None:
     args = parser.parse_args()
     from purejaxdqn.config import parse_value
 
-    changes_b = {}
-    for item in args.set_b:
-        name, _, raw = item.partition("=")
-        changes_b[name] = parse_value(name, raw)
-    changes = [{}, changes_b]
+    def parsed(items: list[str]) -> dict[str, Any]:
+        return {n: parse_value(n, raw) for n, _, raw in (i.partition("=") for i in items)}
+
+    changes = [parsed(args.set), parsed(args.set + args.set_b)]
     parts = args.parts.split(",")
     if not set(parts) <= {"fixed", "solve", "learn"}:
         parser.error(f"--parts: choose from fixed, solve, learn; got {args.parts}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import time
 from pathlib import Path
 
@@ -56,6 +57,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=4)
     args = parser.parse_args()
     rows = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     for game in args.games.split(","):
         rand = random_return(f"{game}-MinAtar")
         for algorithm in args.algorithms.split(","):
@@ -81,6 +85,8 @@ def main() -> None:
                 "run_s": round(run_s, 1),
                 "config": cfg.to_dict(),
                 "machine": machine(),
+                "commit": commit,
+                "ended_utc": time.strftime("%H:%M", time.gmtime()),
             }
             rows.append(row)
             RESULTS.write_text(json.dumps(rows, indent=1) + "\n")

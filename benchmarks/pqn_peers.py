@@ -20,7 +20,8 @@ Parts (each figure is compile and run apart, then env steps per second of the ru
 Not matched: purejaxql uses RAdam (purejaxdqn Adam) and a BatchNorm layer whose output is
 unused ("dummy normalize input"); its test runs 500 steps of every test env whatever the
 episodes (purejaxdqn stops once all have ended); under `vmap` its test's `lax.cond` runs
-in every update. Writes benchmarks/results/pqn_peers.json and prints markdown tables.
+in every update. Writes benchmarks/results/pqn_peers.json (`--json`) and prints markdown
+tables.
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="equal-tested,equal-untested,solve")
     parser.add_argument("--seeds", default="1,8", help="seed counts of the equal-work parts")
+    parser.add_argument("--json", type=Path, default=RESULTS / "pqn_peers.json", help="output")
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -165,7 +167,7 @@ def main() -> None:
         print(f"\n### {part}\n\n{header}\n|---|---|---|---|---|---|---|")
         for r in rows:
             print(row(r["tool"], r))
-    (RESULTS / "pqn_peers.json").write_text(json.dumps(data, indent=1) + "\n")
+    args.json.write_text(json.dumps(data, indent=1) + "\n")
 
 
 if __name__ == "__main__":

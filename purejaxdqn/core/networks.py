@@ -56,23 +56,32 @@ class MLPTorso(nn.Module):
         return x
 
 
-class PatchConv(nn.Module):
-    """A 3x3, stride-1, SAME convolution `(N, H, W, C) -> (N, H, W, features)`, computed
-    as one matmul of the 3x3 patches (row-major, channels last) with the kernel.
+class Conv3x3(nn.Module):
+    """A 3x3, stride-1, SAME convolution `(N, H, W, C) -> (N, H, W, features)` with the
+    parameters, initialisers and outputs (up to float rounding) of
+    `nn.Conv(features, (3, 3), padding="SAME")`: kernel (3, 3, C, features), HWIO, and bias.
 
-    Same parameters, initialisers and outputs (up to float rounding) as
-    `nn.Conv(features, (3, 3), padding="SAME")`: kernel (3, 3, C, features), HWIO, and
-    bias. The matmul because XLA's CPU backend runs a convolution inside the training
-    scan several times slower than this matmul (benchmarks/RESULTS.md).
+    `as_matmul` (default: on the CPU backend) computes it as one matmul of the 3x3
+    patches with the kernel, because XLA's CPU backend runs a convolution inside the
+    training scan several times slower than that matmul (benchmarks/RESULTS.md); other
+    backends keep `lax.conv_general_dilated`, as `nn.Conv` calls it.
     """
 
     features: int
+    as_matmul: bool | None = None
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         n, h, w, c = x.shape
         kernel = self.param("kernel", nn.initializers.lecun_normal(), (3, 3, c, self.features))
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        as_matmul = jax.default_backend() == "cpu" if self.as_matmul is None else self.as_matmul
+        if not as_matmul:
+            dims = ("NHWC", "HWIO", "NHWC")
+            return (
+                jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=dims)
+                + bias
+            )
         padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
         patches = jnp.concatenate(
             [padded[:, i : i + h, j : j + w] for i in range(3) for j in range(3)], axis=-1
@@ -82,7 +91,7 @@ class PatchConv(nn.Module):
 
 class ConvTorso(nn.Module):
     """obs `[..., H, W, C]` -> features: one 3x3, stride-1, SAME convolution with
-    `CONV_CHANNELS` channels (`PatchConv`, named as flax names an `nn.Conv`, so
+    `CONV_CHANNELS` channels (`Conv3x3`, named as flax names an `nn.Conv`, so
     parameters saved by earlier releases still fit) and the activation, flattened into
     `MLPTorso`."""
 
@@ -94,7 +103,7 @@ class ConvTorso(nn.Module):
     def __call__(self, obs: jax.Array) -> jax.Array:
         batch_shape = obs.shape[:-3]
         x = jnp.reshape(obs, (-1, *obs.shape[-3:]))  # (N, H, W, C)
-        x = ACTIVATIONS[self.activation](PatchConv(CONV_CHANNELS, name="Conv_0")(x))
+        x = ACTIVATIONS[self.activation](Conv3x3(CONV_CHANNELS, name="Conv_0")(x))
         x = jnp.reshape(x, (*batch_shape, -1))
         return MLPTorso(self.hidden_sizes, self.activation, layer_norm=self.layer_norm)(x)
 

@@ -12,9 +12,9 @@ from purejaxdqn.agents import make_agent
 from purejaxdqn.agents.heads import ActionHead
 from purejaxdqn.core.networks import (
     CONV_CHANNELS,
+    Conv3x3,
     ConvTorso,
     MLPTorso,
-    PatchConv,
     QNetwork,
     builtin_torso,
     check_torso,
@@ -67,7 +67,7 @@ def test_auto_torso_is_conv_exactly_for_image_observations(env_id, conv):
 
 
 class _LaxConvTorso(nn.Module):
-    """ConvTorso as it was written with flax's nn.Conv: the reference PatchConv replaces."""
+    """ConvTorso as it was written with flax's nn.Conv: the reference Conv3x3 replaces."""
 
     @nn.compact
     def __call__(self, obs):
@@ -100,11 +100,27 @@ def test_patch_conv_torso_equals_the_nn_conv_torso(image):
         jax.tree.map(
             lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), grads, ref_grads
         )
-    conv = PatchConv(2)
-    x = jnp.arange(2 * 3 * 3 * 1, dtype=jnp.float32).reshape(2, 3, 3, 1)
+
+
+@pytest.mark.parametrize("as_matmul", [True, False])
+def test_conv3x3_both_ways_is_flax_conv(as_matmul):
+    """The matmul of patches (the CPU default) and lax's convolution (other backends,
+    exactly as nn.Conv calls it) compute nn.Conv's SAME 3x3 convolution."""
+    x = jax.random.uniform(jax.random.key(3), (2, 6, 5, 3))
+    conv = Conv3x3(4, as_matmul=as_matmul)
+    params = conv.init(jax.random.key(0), x)
+    params = jax.tree.map(lambda a: a + jax.random.normal(jax.random.key(1), a.shape), params)
+    ref = nn.Conv(4, (3, 3), padding="SAME").apply(params, x)
+    if as_matmul:
+        np.testing.assert_allclose(conv.apply(params, x), ref, rtol=1e-5, atol=1e-5)
+    else:
+        np.testing.assert_array_equal(conv.apply(params, x), ref)
+    box = Conv3x3(2, as_matmul=as_matmul)
+    img = jnp.arange(2 * 3 * 3 * 1, dtype=jnp.float32).reshape(2, 3, 3, 1)
     p = {"params": {"kernel": jnp.ones((3, 3, 1, 2)), "bias": jnp.array([0.0, 1.0])}}
-    # a 3x3 box sum with zero padding: the centre sees all 9 pixels, a corner 4
-    assert conv.apply(p, x)[0, 1, 1, 0] == 36 and conv.apply(p, x)[0, 0, 0, 1] == 8 + 1
+    # a 3x3 box sum with zero padding: the centre sees all 9 pixels, a corner 4 (+ bias 1)
+    out = box.apply(p, img)
+    assert out[0, 1, 1, 0] == 36 and out[0, 0, 0, 1] == 0 + 1 + 3 + 4 + 1
 
 
 def test_mlp_torso_flattens_images_and_conv_needs_images():

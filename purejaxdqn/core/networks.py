@@ -72,7 +72,7 @@ class Conv3x3(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        n, h, w, c = x.shape
+        _, h, w, c = x.shape
         kernel = self.param("kernel", nn.initializers.lecun_normal(), (3, 3, c, self.features))
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
         as_matmul = jax.default_backend() == "cpu" if self.as_matmul is None else self.as_matmul

@@ -19,9 +19,8 @@ Parts (each figure is compile and run apart, then env steps per second of the ru
   final greedy return >= 475 on 100 fresh episodes, the same evaluation for both.
 Not matched: purejaxql uses RAdam (purejaxdqn Adam) and a BatchNorm layer whose output is
 unused ("dummy normalize input"); its test runs 500 steps of every test env whatever the
-episodes (purejaxdqn stops once all have ended); under `vmap` its test's `lax.cond` runs
-in every update. Writes benchmarks/results/pqn_peers.json (`--json`) and prints markdown
-tables.
+episodes (purejaxdqn stops once all have ended). Writes benchmarks/results/pqn_peers.json
+(`--json`) and prints markdown tables.
 """
 
 from __future__ import annotations

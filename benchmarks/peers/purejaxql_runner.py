@@ -12,7 +12,7 @@ The configuration is the checkout's own config.yaml with alg/pqn_cartpole.yaml m
 MinAtar config and `pqn_minatar.py`); --set KEY=VALUE overrides keys
 of it (YAML values). Times: compile = `jit(vmap(train)).lower(keys).compile()`, run = the
 compiled call to `block_until_ready` (its own test-during-training included when on).
-eval: the common final evaluation, 100 fresh greedy episodes of its gymnax env on each
+eval: the common final evaluation, `--eval-episodes` (100) fresh greedy episodes of its env on each
 seed's final network (batch statistics in inference mode). Prints one JSON object.
 """
 

@@ -1,5 +1,5 @@
-"""The MinAtar network's gradient step with lax's convolution against the patch matmul
-(`core.networks.Conv3x3`, `as_matmul`), called directly and inside a `lax.scan`, for 1
+"""The MinAtar network's gradient step with flax's `nn.Conv` against the patch matmul
+(`core.networks.Conv3x3`), called directly and inside a `lax.scan`, for 1
 and 4 vmapped seeds (benchmarks/RESULTS.md, "the MinAtar conv as a matmul of patches").
 
     python benchmarks/bench_conv.py
@@ -29,7 +29,8 @@ class Net(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        x = nn.relu(Conv3x3(16, as_matmul=self.as_matmul)(x)).reshape(x.shape[0], -1)
+        conv = Conv3x3(16) if self.as_matmul else nn.Conv(16, (3, 3), padding="SAME")
+        x = nn.relu(conv(x)).reshape(x.shape[0], -1)
         return nn.Dense(6)(nn.relu(nn.Dense(128)(x)))
 
 
@@ -84,7 +85,7 @@ def main() -> None:
     for seeds in (int(s) for s in args.seeds.split(",")):
         for as_matmul in (False, True):
             a, b = row(seeds, args.batch, args.steps, as_matmul)
-            name = "patch matmul" if as_matmul else "lax conv"
+            name = "patch matmul" if as_matmul else "nn.Conv"
             print(f"| {seeds} | {name} | {a:.2f} | {b:.2f} |", flush=True)
 
 

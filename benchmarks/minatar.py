@@ -58,7 +58,11 @@ def main() -> None:
     args = parser.parse_args()
     rows = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
     commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=Path(__file__).parent,
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout.strip()
     for game in args.games.split(","):
         rand = random_return(f"{game}-MinAtar")
@@ -85,8 +89,7 @@ def main() -> None:
                 "run_s": round(run_s, 1),
                 "config": cfg.to_dict(),
                 "machine": machine(),
-                "commit": commit,
-                "ended_utc": time.strftime("%H:%M", time.gmtime()),
+                "commit": commit,  # the machine block's date is the row's end
             }
             rows.append(row)
             RESULTS.write_text(json.dumps(rows, indent=1) + "\n")

@@ -58,21 +58,13 @@ def greedy_returns(cfg: dict, alg_name: str, train_state, key, episodes: int) ->
     import gymnax
 
     env, env_params = gymnax.make(cfg["ENV_NAME"])
-    action_dim = env.action_space(env_params).n
-    if alg_name == "pqn_minatar":  # its CNN
-        network = pqn_minatar.QNetwork(
-            action_dim=action_dim,
-            norm_type=cfg["NORM_TYPE"],
-            norm_input=cfg.get("NORM_INPUT", False),
-        )
-    else:
-        network = pqn_gymnax.QNetwork(
-            action_dim=action_dim,
-            hidden_size=cfg.get("HIDDEN_SIZE", 128),
-            num_layers=cfg.get("NUM_LAYERS", 2),
-            norm_type=cfg["NORM_TYPE"],
-            norm_input=cfg.get("NORM_INPUT", False),
-        )
+    mlp = {"hidden_size": cfg.get("HIDDEN_SIZE", 128), "num_layers": cfg.get("NUM_LAYERS", 2)}
+    network = SCRIPTS[alg_name].QNetwork(  # pqn_minatar's is its CNN, with no MLP sizes
+        action_dim=env.action_space(env_params).n,
+        norm_type=cfg["NORM_TYPE"],
+        norm_input=cfg.get("NORM_INPUT", False),
+        **({} if alg_name == "pqn_minatar" else mlp),
+    )
     max_steps = int(env_params.max_steps_in_episode)
 
     def one_seed(params, batch_stats, key):

@@ -57,31 +57,21 @@ class MLPTorso(nn.Module):
 
 
 class Conv3x3(nn.Module):
-    """A 3x3, stride-1, SAME convolution `(N, H, W, C) -> (N, H, W, features)` with the
-    parameters, initialisers and outputs (up to float rounding) of
-    `nn.Conv(features, (3, 3), padding="SAME")`: kernel (3, 3, C, features), HWIO, and bias.
+    """`nn.Conv(features, (3, 3), padding="SAME")` as one matmul of the 3x3 patches with
+    the kernel: `(N, H, W, C) -> (N, H, W, features)`, the same parameters (kernel
+    (3, 3, C, features), HWIO, and bias), initialisers and outputs up to float rounding.
 
-    `as_matmul` (default: on the CPU backend) computes it as one matmul of the 3x3
-    patches with the kernel, because XLA's CPU backend runs a convolution inside the
-    training scan several times slower than that matmul (benchmarks/RESULTS.md); other
-    backends keep `lax.conv_general_dilated`, as `nn.Conv` calls it.
+    `ConvTorso` uses it on the CPU backend, where XLA runs a convolution inside the
+    training scan several times slower than this matmul (benchmarks/RESULTS.md).
     """
 
     features: int
-    as_matmul: bool | None = None
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         _, h, w, c = x.shape
         kernel = self.param("kernel", nn.initializers.lecun_normal(), (3, 3, c, self.features))
         bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
-        as_matmul = jax.default_backend() == "cpu" if self.as_matmul is None else self.as_matmul
-        if not as_matmul:
-            dims = ("NHWC", "HWIO", "NHWC")
-            return (
-                jax.lax.conv_general_dilated(x, kernel, (1, 1), "SAME", dimension_numbers=dims)
-                + bias
-            )
         padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
         patches = jnp.concatenate(
             [padded[:, i : i + h, j : j + w] for i in range(3) for j in range(3)], axis=-1
@@ -91,8 +81,8 @@ class Conv3x3(nn.Module):
 
 class ConvTorso(nn.Module):
     """obs `[..., H, W, C]` -> features: one 3x3, stride-1, SAME convolution with
-    `CONV_CHANNELS` channels (`Conv3x3`, named as flax names an `nn.Conv`, so
-    parameters saved by earlier releases still fit) and the activation, flattened into
+    `CONV_CHANNELS` channels (`Conv3x3` on the CPU backend, `nn.Conv` on others; one
+    parameter tree, that of earlier releases) and the activation, flattened into
     `MLPTorso`."""
 
     hidden_sizes: Sequence[int]
@@ -103,7 +93,11 @@ class ConvTorso(nn.Module):
     def __call__(self, obs: jax.Array) -> jax.Array:
         batch_shape = obs.shape[:-3]
         x = jnp.reshape(obs, (-1, *obs.shape[-3:]))  # (N, H, W, C)
-        x = ACTIVATIONS[self.activation](Conv3x3(CONV_CHANNELS, name="Conv_0")(x))
+        if jax.default_backend() == "cpu":
+            conv: nn.Module = Conv3x3(CONV_CHANNELS, name="Conv_0")
+        else:
+            conv = nn.Conv(CONV_CHANNELS, (3, 3), padding="SAME", name="Conv_0")
+        x = ACTIVATIONS[self.activation](conv(x))
         x = jnp.reshape(x, (*batch_shape, -1))
         return MLPTorso(self.hidden_sizes, self.activation, layer_norm=self.layer_norm)(x)
 

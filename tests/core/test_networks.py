@@ -102,25 +102,28 @@ def test_patch_conv_torso_equals_the_nn_conv_torso(image):
         )
 
 
-@pytest.mark.parametrize("as_matmul", [True, False])
-def test_conv3x3_both_ways_is_flax_conv(as_matmul):
-    """The matmul of patches (the CPU default) and lax's convolution (other backends,
-    exactly as nn.Conv calls it) compute nn.Conv's SAME 3x3 convolution."""
+def test_conv3x3_is_flax_conv():
+    """The matmul of patches computes nn.Conv's SAME 3x3 convolution."""
     x = jax.random.uniform(jax.random.key(3), (2, 6, 5, 3))
-    conv = Conv3x3(4, as_matmul=as_matmul)
+    conv = Conv3x3(4)
     params = conv.init(jax.random.key(0), x)
     params = jax.tree.map(lambda a: a + jax.random.normal(jax.random.key(1), a.shape), params)
     ref = nn.Conv(4, (3, 3), padding="SAME").apply(params, x)
-    if as_matmul:
-        np.testing.assert_allclose(conv.apply(params, x), ref, rtol=1e-5, atol=1e-5)
-    else:
-        np.testing.assert_array_equal(conv.apply(params, x), ref)
-    box = Conv3x3(2, as_matmul=as_matmul)
+    np.testing.assert_allclose(conv.apply(params, x), ref, rtol=1e-5, atol=1e-5)
     img = jnp.arange(2 * 3 * 3 * 1, dtype=jnp.float32).reshape(2, 3, 3, 1)
     p = {"params": {"kernel": jnp.ones((3, 3, 1, 2)), "bias": jnp.array([0.0, 1.0])}}
     # a 3x3 box sum with zero padding: the centre sees all 9 pixels, a corner 4 (+ bias 1)
-    out = box.apply(p, img)
+    out = Conv3x3(2).apply(p, img)
     assert out[0, 1, 1, 0] == 36 and out[0, 0, 0, 1] == 0 + 1 + 3 + 4 + 1
+
+
+def test_conv_torso_off_the_cpu_is_the_nn_conv_torso_exactly(monkeypatch):
+    """Other backends keep flax's nn.Conv: the earlier torso, bit for bit."""
+    obs = jax.random.uniform(jax.random.key(1), (6, 10, 10, 4))
+    params = _LaxConvTorso().init(jax.random.key(0), obs)
+    ref = _LaxConvTorso().apply(params, obs)
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    np.testing.assert_array_equal(ConvTorso((32,)).apply(params, obs), ref)
 
 
 def test_mlp_torso_flattens_images_and_conv_needs_images():

@@ -28,15 +28,16 @@ def epsilon(config: DQNConfig, env_step: jax.Array, hp: Any) -> jax.Array:
 
 def make_act(
     env: Any, env_params: Any, q_values: Callable, action_dtype: Any
-) -> Callable[..., tuple[ActorState, Transition, jax.Array]]:
-    """Returns `act(key, actor, params, epsilon) -> (actor, transitions, done)`: one
+) -> Callable[..., tuple[ActorState, Transition, jax.Array, jax.Array]]:
+    """Returns `act(key, actor, params, epsilon) -> (actor, transitions, done, q)`: one
     epsilon-greedy step of every env (auto-reset), its transitions (leaves (num_envs, ...),
-    `next_obs` gymnax's final observation, not the reset one) and done (num_envs,).
-    `q_values(params, obs, key)` draws a noisy net's noise per env from its key."""
+    `next_obs` gymnax's final observation, not the reset one), done (num_envs,) and the
+    Q-values it acted on (num_envs, num_actions). `q_values(params, obs, key)` draws a
+    noisy net's noise per env from its key."""
 
     def act(
         key: jax.Array, actor: ActorState, params: Any, epsilon: jax.Array
-    ) -> tuple[ActorState, Transition, jax.Array]:
+    ) -> tuple[ActorState, Transition, jax.Array, jax.Array]:
         # the actions' key, the network's noise, then one per env
         keys = jax.random.split(key, 2 + actor.obs.shape[0])
         q = q_values(params, actor.obs, keys[1])  # (num_envs, num_actions)
@@ -53,7 +54,7 @@ def make_act(
         )
         done = terminated | truncated
         stats = episode_stats.update(actor.stats, reward, done)
-        return actor.replace(env_state=env_state, obs=obs, stats=stats), transitions, done
+        return actor.replace(env_state=env_state, obs=obs, stats=stats), transitions, done, q
 
     return act
 

@@ -25,8 +25,9 @@ def iteration(s: Any, state: TrainState, hp: Any) -> tuple[TrainState, tuple[Any
     """One rollout, its returns, then `num_epochs` x `num_minibatches` gradient steps.
     Returns the mean loss and True (every iteration learns: there is no warm-up)."""
     key, rollout_key, learn_key = jax.random.split(state.key, 3)
-    state, transitions, done = collect_rollout(s, state.replace(key=key), rollout_key, hp)
-    targets = returns(s, state.learner.params, transitions, done, hp)  # (num_steps, num_envs)
+    state, transitions, done, q = collect_rollout(s, state.replace(key=key), rollout_key, hp)
+    q_next = next_q_values(s, state.learner.params, transitions, done, q)
+    targets = returns(transitions, done, q_next, hp)  # (num_steps, num_envs)
     batch = Batch(obs=transitions.obs, action=transitions.action, target=targets)
     flat = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), batch)  # (steps * envs, ...)
     state, loss = epochs(s, state, learn_key, flat, hp)
@@ -36,33 +37,65 @@ def iteration(s: Any, state: TrainState, hp: Any) -> tuple[TrainState, tuple[Any
 
 def collect_rollout(
     s: Any, state: TrainState, key: jax.Array, hp: Any
-) -> tuple[TrainState, Transition, jax.Array]:
+) -> tuple[TrainState, Transition, jax.Array, jax.Array]:
     """`num_steps` epsilon-greedy steps of every env: the new state, the transitions
-    (leaves (num_steps, num_envs, ...)) and done (num_steps, num_envs)."""
+    (leaves (num_steps, num_envs, ...)), done (num_steps, num_envs) and the Q-values
+    acted on (num_steps, num_envs, num_actions)."""
     c = s.config
     params = state.learner.params
 
     def one_step(carry: tuple, key: jax.Array) -> tuple[tuple, tuple]:
         actor, step = carry
-        actor, transitions, done = s.act(key, actor, params, acting.epsilon(c, step, hp))
-        return (actor, step + c.num_envs), (transitions, done)
+        actor, transitions, done, q = s.act(key, actor, params, acting.epsilon(c, step, hp))
+        return (actor, step + c.num_envs), (transitions, done, q)
 
     carry = (state.actor, state.progress.env_step)
-    (actor, env_step), (transitions, done) = jax.lax.scan(
+    (actor, env_step), (transitions, done, q) = jax.lax.scan(
         one_step, carry, jax.random.split(key, c.num_steps)
     )
     progress = state.progress.replace(env_step=env_step)
-    return state.replace(actor=actor, progress=progress), transitions, done
+    return state.replace(actor=actor, progress=progress), transitions, done, q
 
 
-def returns(s: Any, params: Any, transitions: Transition, done: jax.Array, hp: Any) -> jax.Array:
-    """Q(lambda) returns (num_steps, num_envs) of a rollout under `params`.
+def next_q_values(
+    s: Any, params: Any, transitions: Transition, done: jax.Array, q: jax.Array
+) -> jax.Array:
+    """Q-values under `params` of the state each step led to, (num_steps, num_envs, A).
 
-    Each step bootstraps from the state it led to: `next_obs`, which at an episode's end
-    is gymnax's final observation (not the reset one). A termination cuts the bootstrap
-    (discount 0); a time limit keeps it, with lambda 0 there so that the return never
-    runs into the next episode."""
-    q_next = s.agent.q_values(params, transitions.next_obs)  # (num_steps, num_envs, A)
+    Acting already evaluated the same network on the next step's observation, which is
+    that state wherever the episode went on; after a termination its value goes unused
+    (discount 0). Left to compute: the last step's `next_obs`, and the final observation
+    of each step truncated at a time limit. Those run `num_envs` rows at a time, as many
+    times as the truncations need (once at most where a rollout is shorter than the
+    env's time limit, as in every preset), rather than over the whole rollout again."""
+    num_steps, num_envs = done.shape
+    last = s.agent.q_values(params, transitions.next_obs[-1])  # (num_envs, A)
+    if num_steps == 1:
+        return last[None]
+    # the earlier steps, flat: rows (num_steps - 1) * num_envs
+    obs = transitions.next_obs[:-1].reshape(-1, *transitions.next_obs.shape[2:])
+    truncated = (done & ~transitions.terminated)[:-1].reshape(-1)
+    rows = jnp.nonzero(truncated, size=truncated.size, fill_value=truncated.size)[0]
+    count = jnp.sum(truncated)
+
+    def chunk(carry: tuple) -> tuple:
+        i, flat = carry
+        chosen = jax.lax.dynamic_slice_in_dim(rows, i * num_envs, num_envs)  # past count: size
+        values = s.agent.q_values(params, jnp.take(obs, chosen, axis=0, mode="clip"))
+        return i + 1, flat.at[chosen].set(values, mode="drop")
+
+    flat = q[1:].reshape(-1, q.shape[-1])
+    _, flat = jax.lax.while_loop(lambda c: c[0] * num_envs < count, chunk, (0, flat))
+    return jnp.concatenate([flat.reshape(num_steps - 1, num_envs, -1), last[None]])
+
+
+def returns(transitions: Transition, done: jax.Array, q_next: jax.Array, hp: Any) -> jax.Array:
+    """Q(lambda) returns (num_steps, num_envs) of a rollout, `q_next` (num_steps,
+    num_envs, A) the Q-values of the state each step led to (`next_q_values`).
+
+    Each step bootstraps from that state: at an episode's end gymnax's final observation
+    (not the reset one). A termination cuts the bootstrap (discount 0); a time limit
+    keeps it, with lambda 0 there so that the return never runs into the next episode."""
     reward = transitions.reward * hp.reward_scale
     discount = hp.gamma * (1.0 - transitions.terminated.astype(jnp.float32))
     lambda_t = hp.q_lambda * (1.0 - done.astype(jnp.float32))

@@ -277,7 +277,7 @@ def collect(s: Setup, state: TrainState, key: jax.Array, hp: Any) -> TrainState:
         stats = jax.tree.map(
             lambda a, b: jnp.where(step == c.warmup_steps, a, b), fresh, actor.stats
         )
-        actor, transitions, done = s.act(
+        actor, transitions, done, _ = s.act(
             key, actor.replace(stats=stats), params, acting.epsilon(c, step, hp)
         )
         buffer, actor = s.store(buffer, actor, transitions, done, hp.gamma, step)

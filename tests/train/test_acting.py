@@ -37,13 +37,14 @@ def fresh_actor(num_envs):
 def test_act_is_greedy_at_epsilon_zero_and_stores_the_final_observation_at_a_time_limit():
     act = jax.jit(make_act(ENV, ENV.default_params, prefers_action_1, jnp.uint8))
     actor = fresh_actor(3)
-    actor, first, done = act(jax.random.key(1), actor, None, 0.0)
+    actor, first, done, q = act(jax.random.key(1), actor, None, 0.0)
     np.testing.assert_array_equal(first.action, [1, 1, 1])
+    np.testing.assert_array_equal(q, prefers_action_1(None, first.obs))  # what it acted on
     assert first.action.dtype == jnp.uint8
     np.testing.assert_array_equal(np.argmax(first.obs, -1), [0, 0, 0])
     np.testing.assert_array_equal(np.argmax(first.next_obs, -1), [1, 1, 1])
     assert not done.any()
-    actor, second, done = act(jax.random.key(2), actor, None, 0.0)
+    actor, second, done, _ = act(jax.random.key(2), actor, None, 0.0)
     assert done.all() and not second.terminated.any()  # truncated, not terminated
     # next_obs is where the step led (position 2), not the reset observation the actor
     # now holds (position 0)
@@ -56,7 +57,7 @@ def test_act_is_greedy_at_epsilon_zero_and_stores_the_final_observation_at_a_tim
 
 def test_act_explores_uniformly_at_epsilon_one():
     act = jax.jit(make_act(ENV, ENV.default_params, prefers_action_1, jnp.int32))
-    _, transitions, _ = act(jax.random.key(3), fresh_actor(4000), None, 1.0)
+    _, transitions, _, _ = act(jax.random.key(3), fresh_actor(4000), None, 1.0)
     assert abs(float(np.mean(transitions.action)) - 0.5) < 0.03
 
 

@@ -1,9 +1,12 @@
-"""purejaxdqn's PQN beside purejaxql's (its `pqn_gymnax.py`, unchanged, in its own venv),
-in one run: equal work, and time to solve CartPole-v1 with 8 seeds.
+"""purejaxdqn's PQN beside purejaxql's (its `pqn_gymnax.py`, unchanged, in its own venv)
+and rejax's (its `PQN` at its own CartPole config), in one run: equal work, and time to
+solve CartPole-v1 with 8 seeds.
 
     bash benchmarks/setup_purejaxql_venv.sh /path/to/purejaxql    # once
-    python benchmarks/pqn_peers.py                       # everything, about 40 min on 2 cores
+    bash benchmarks/setup_rejax_venv.sh                          # once
+    python benchmarks/pqn_peers.py                       # purejaxql's parts, ~40 min on 2 cores
     python benchmarks/pqn_peers.py --parts solve --seeds 8
+    python benchmarks/pqn_peers.py --parts rejax-equal,rejax-solve --seeds 8
 
 Parts (each figure is compile and run apart, then env steps per second of the run):
 - `equal-tested`: purejaxql's CartPole config with its test during training (128 greedy
@@ -17,10 +20,17 @@ Parts (each figure is compile and run apart, then env steps per second of the ru
 - `solve`: purejaxql's own CartPole config unchanged (500k env steps) against
   `purejaxdqn train --preset pqn` (which freezes seeds once solved), 8 seeds; solved =
   final greedy return >= 475 on 100 fresh episodes, the same evaluation for both.
+- `rejax-equal`: rejax 0.1.3's own CartPole PQN config (configs/gymnax/cartpole.yaml of
+  its sdist: 16 envs x 128 steps, 5 epochs x 16 minibatches, a 64 x 64 LayerNorm MLP,
+  Adam 3e-4 with gradients clipped at 10, Q(0.9), epsilon 1 -> 0.05 over half of 524,288
+  env steps, 128 evaluation episodes every 16,384 env steps) against purejaxdqn's `pqn`
+  at the same config (`rejax_config`);
+- `rejax-solve`: that rejax config with 8 seeds against `purejaxdqn train --preset pqn`.
 Not matched: purejaxql uses RAdam (purejaxdqn Adam) and a BatchNorm layer whose output is
 unused ("dummy normalize input"); its test runs 500 steps of every test env whatever the
-episodes (purejaxdqn stops once all have ended). Writes benchmarks/results/pqn_peers.json
-(`--json`) and prints markdown tables.
+episodes (purejaxdqn stops once all have ended). rejax's evaluations during training act
+with epsilon 0.005 (purejaxdqn's greedily), and rejax evaluates once more, before
+training. Writes benchmarks/results/pqn_peers.json (`--json`) and prints markdown tables.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ import purejaxdqn
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 VENV = HERE / ".venv-purejaxql" / "bin" / "python"
+REJAX_VENV = HERE / ".venv-rejax" / "bin" / "python"
 UPDATES = 240  # of 32 envs x 64 steps: 491,520 env steps, 20 tests every 12 updates
 
 
@@ -73,6 +84,41 @@ def equal_config(tested: bool) -> purejaxdqn.DQNConfig:
         eval_frequency=12 * rollout if tested else total,
         eval_episodes=128,
     )
+
+
+def rejax_config() -> purejaxdqn.DQNConfig:
+    """purejaxdqn's PQN at rejax's CartPole PQN config (its cartpole.yaml, `pqn`)."""
+    total = 524_288
+    return purejaxdqn.DQNConfig(
+        env_id="CartPole-v1",
+        algorithm="pqn",
+        total_timesteps=total,
+        num_envs=16,
+        num_steps=128,
+        num_epochs=5,
+        num_minibatches=16,
+        hidden_sizes=(64, 64),
+        layer_norm=True,
+        learning_rate=3e-4,
+        max_grad_norm=10.0,
+        gamma=0.99,
+        q_lambda=0.9,
+        epsilon_start=1.0,
+        epsilon_end=0.05,
+        epsilon_decay_steps=total // 2,
+        eval_frequency=16_384,
+        eval_episodes=128,
+    )
+
+
+def rejax_peer(seeds: int) -> dict:
+    if not REJAX_VENV.exists():
+        raise SystemExit(f"{REJAX_VENV} is missing: run benchmarks/setup_rejax_venv.sh first")
+    runner = str(HERE / "peers" / "rejax_runner.py")
+    args = [str(REJAX_VENV), runner, "--alg", "pqn", "--seeds", str(seeds)]
+    done = subprocess.run(args, capture_output=True, text=True, check=True)
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    return {**r, "final_greedy": r["final_returns"]}
 
 
 def peer(seeds: int, overrides: list[str]) -> dict:
@@ -162,6 +208,16 @@ def main() -> None:
                       file=sys.stderr)  # fmt: skip
         elif part == "solve":
             rows = [peer(8, []), command(8)]
+        elif part == "rejax-equal":
+            for n in seeds:
+                theirs, mine = rejax_peer(n), ours(rejax_config(), n)
+                rows += [theirs, mine]
+                print(f"{part} {n}: {theirs['run_s']:.1f} s against {mine['run_s']:.1f} s run",
+                      file=sys.stderr)  # fmt: skip
+        elif part == "rejax-solve":
+            rows = [rejax_peer(8), command(8)]
+        else:
+            raise SystemExit(f"--parts: unknown part {part!r}")
         data["parts"][part] = rows
         print(f"\n### {part}\n\n{header}\n|---|---|---|---|---|---|---|")
         for r in rows:

@@ -1,13 +1,14 @@
-"""rejax's DQN on gymnax CartPole-v1, seeds vmapped as rejax does (`jax.vmap(algo.train)`).
-Runs in benchmarks/.venv-rejax (benchmarks/setup_rejax_venv.sh):
+"""rejax's DQN or PQN on gymnax CartPole-v1, seeds vmapped as rejax does
+(`jax.vmap(algo.train)`). Runs in benchmarks/.venv-rejax (benchmarks/setup_rejax_venv.sh):
 
     benchmarks/.venv-rejax/bin/python benchmarks/peers/rejax_runner.py --seeds 8
+    benchmarks/.venv-rejax/bin/python benchmarks/peers/rejax_runner.py --alg pqn --seeds 8
     benchmarks/.venv-rejax/bin/python benchmarks/peers/rejax_runner.py --config-json '{...}'
 
-Without --config-json the configuration is rejax's own tuned CartPole file, the `dqn`
-entry of configs/gymnax/cartpole.yaml from the rejax sdist (unpacked by the setup script
-into .venv-rejax/rejax-configs), used unchanged; --set KEY=VALUE overrides fields of
-either (given as YAML values). Times: compile = `jit(vmap(train)).lower(keys).compile()`,
+Without --config-json the configuration is rejax's own tuned CartPole file, the `dqn` (or
+`pqn`) entry of configs/gymnax/cartpole.yaml from the rejax sdist (unpacked by the setup
+script into .venv-rejax/rejax-configs), used unchanged; --set KEY=VALUE overrides fields
+of either (given as YAML values). Times: compile = `jit(vmap(train)).lower(keys).compile()`,
 run = the compiled call to `block_until_ready` (rejax's own periodic evaluations
 included), eval = compile and run of the common final evaluation: 100 fresh greedy
 episodes (argmax of the Q-network) of gymnax CartPole-v1 on each seed's final parameters.
@@ -25,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import yaml
-from rejax import DQN
+from rejax import DQN, PQN
 
 SOLVE = 475.0
 CONFIG_FILE = Path(sys.prefix) / "rejax-configs" / "gymnax" / "cartpole.yaml"
@@ -57,9 +58,10 @@ def greedy_eval(algo, params, key, episodes: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--alg", choices=("dqn", "pqn"), default="dqn")
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--key", type=int, default=0)
-    parser.add_argument("--config-json", help="a full rejax DQN config (else rejax's own)")
+    parser.add_argument("--config-json", help="a full rejax config (else rejax's own)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=1, help="timed runs (median)")
@@ -67,12 +69,12 @@ def main() -> None:
     if args.config_json:
         config, source = json.loads(args.config_json), "--config-json"
     else:
-        config = yaml.safe_load(CONFIG_FILE.read_text())["dqn"]
-        source = str(CONFIG_FILE)
+        config = yaml.safe_load(CONFIG_FILE.read_text())[args.alg]
+        source = f"{CONFIG_FILE} ({args.alg})"
     for item in args.set:
         name, value = item.split("=", 1)
         config[name] = yaml.safe_load(value)
-    algo = DQN.create(**config)
+    algo = (DQN if args.alg == "dqn" else PQN).create(**config)
     keys = jax.random.split(jax.random.PRNGKey(args.key), args.seeds)
 
     start = time.perf_counter()
@@ -92,16 +94,22 @@ def main() -> None:
     eval_s = time.perf_counter() - start
 
     steps = np.asarray(ts.global_step)
-    iterations = int(np.ceil(algo.total_timesteps / algo.eval_freq)) * int(
-        np.ceil(algo.eval_freq / algo.num_envs)
-    )
-    updating = sum(
-        1 for i in range(1, iterations + 1) if (i - 1) * algo.num_envs > algo.fill_buffer
-    )
+    if args.alg == "dqn":
+        iterations = int(np.ceil(algo.total_timesteps / algo.eval_freq)) * int(
+            np.ceil(algo.eval_freq / algo.num_envs)
+        )
+        updating = sum(
+            1 for i in range(1, iterations + 1) if (i - 1) * algo.num_envs > algo.fill_buffer
+        )
+        gradient_steps = updating * algo.num_epochs
+    else:  # every rollout of num_envs x num_steps, then num_epochs x num_minibatches
+        rollouts = int(steps[0]) // (algo.num_envs * algo.num_steps)
+        gradient_steps = rollouts * algo.num_epochs * algo.num_minibatches
     print(
         json.dumps(
             {
                 "peer": "rejax",
+                "tool": f"rejax {args.alg}",
                 "seeds": args.seeds,
                 "config_source": source,
                 "config": config,
@@ -111,7 +119,7 @@ def main() -> None:
                 "eval_s": eval_s,
                 "env_steps": int(steps.sum()),
                 "env_steps_per_seed": int(steps[0]),
-                "gradient_steps_per_seed": updating * algo.num_epochs,
+                "gradient_steps_per_seed": gradient_steps,
                 "final_returns": [float(f) for f in final],
                 "solved": int((final >= SOLVE).sum()),
                 "versions": {

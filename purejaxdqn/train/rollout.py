@@ -60,9 +60,11 @@ def collect_rollout(
 def next_q_values(
     s: Any, params: Any, transitions: Transition, done: jax.Array, q: jax.Array
 ) -> jax.Array:
-    """Q-values under `params` of the state each step led to, (num_steps, num_envs, A).
+    """Q-values under `params` of the state each step led to, (num_steps, num_envs, A);
+    `q` (the same shape) are those acting computed for each step's own observation.
 
-    Acting already evaluated the same network on the next step's observation, which is
+    Acting already evaluated the same network (PQN takes no noisy layers, and the
+    parameters do not change during a rollout) on the next step's observation, which is
     that state wherever the episode went on; after a termination its value goes unused
     (discount 0). Left to compute: the last step's `next_obs`, and the final observation
     of each step truncated at a time limit. Those run `num_envs` rows at a time, as many

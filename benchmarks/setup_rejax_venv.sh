@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds benchmarks/.venv-rejax: rejax's DQN for benchmarks/peers/rejax_runner.py.
+# Builds benchmarks/.venv-rejax: rejax's DQN and PQN for benchmarks/peers/rejax_runner.py.
 # rejax 0.1.3 is the release that requires gymnax >= 0.0.9; the versions below are the ones
 # its own lock file (uv.lock in the rejax 0.1.3 sdist) resolves: jax 0.5.3, gymnax 0.0.9.
 # rejax's tuned configs are not in its wheel, only in its sdist (configs/gymnax/*.yaml):

@@ -4,9 +4,9 @@
 
 Saves, for a tiny config and 6 seeds: the runner sharded over 4 devices (6 runs padded to 8),
 over 1 device, and a plain `jit(vmap(train))` with its input sharded over the 4 devices;
-and a 2 settings x 3 seeds sweep over 4 devices and over 1; each key impl's draws in a
-program partitioned over the 4 devices; and checkpoints saved on N devices resumed on M
-(`ELASTIC`).
+and a 2 settings x 3 seeds sweep over 4 devices and over 1; PQN over 4 devices and over
+1; each key impl's draws in a program partitioned over the 4 devices; and checkpoints
+saved on N devices resumed on M (`ELASTIC`).
 """
 
 import sys
@@ -20,7 +20,7 @@ import purejaxdqn
 from purejaxdqn.core import prng
 from purejaxdqn.run import checkpoint, sharding
 from purejaxdqn.run.runner import ChunkedRun
-from tests.helpers import tiny_config
+from tests.helpers import pqn_probe_config, tiny_config
 
 
 def leaves(result) -> dict[str, np.ndarray]:
@@ -94,6 +94,11 @@ def main(path: str) -> None:
     for name, devices in (("sweep_four", None), ("sweep_one", jax.devices()[:1])):
         sweep = ChunkedRun(cfg, num_seeds=3, seed=5, chunks=1, settings=settings, devices=devices)
         runs[name] = leaves(sweep.finish(sweep.run(sweep.init())))
+    # PQN (no replay, no target network) over 4 devices and over 1
+    pqn = pqn_probe_config(total_timesteps=2 * 512, eval_frequency=512)
+    for name, devices in (("pqn_four", None), ("pqn_one", jax.devices()[:1])):
+        run = ChunkedRun(pqn, num_seeds=6, seed=3, chunks=2, devices=devices)
+        runs[name] = leaves(run.finish(run.run(run.init())))
     runs["key_impls"] = key_impls_partition()
     with tempfile.TemporaryDirectory() as folder:
         runs.update(elastic(Path(folder)))

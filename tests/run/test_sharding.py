@@ -73,6 +73,18 @@ def test_4_devices_equal_1_device_up_to_float_rounding(sharded, four, one):
     assert floats > 0, "expected rounding differences; if none, tighten this test to bit-for-bit"
 
 
+def test_pqn_over_4_devices_equals_1_device_up_to_float_rounding(sharded):
+    four, one = sharded["pqn_four"], sharded["pqn_one"]
+    assert four.keys() == one.keys() and four["final_eval_returns"].shape[0] == 6
+    for name in four:
+        a, b = four[name], one[name]
+        assert a.shape == b.shape and a.dtype == b.dtype, name
+        if np.issubdtype(a.dtype, np.floating):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=name)
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
 def test_every_key_impl_compiles_partitioned_over_four_devices(sharded):
     from purejaxdqn.core import prng
 

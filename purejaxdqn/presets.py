@@ -260,6 +260,12 @@ SWITCH_TUNING: dict[tuple[str, str], dict] = {
     ("Acrobot-v1", "pqn"): {"total_timesteps": 409_600, "q_lambda": 0.95},
 }
 
+# What a MinAtar game's DQN needs beyond minatar-breakout pointed at it, measured
+# (benchmarks/RESULTS.md, "DQN on Seaquest-MinAtar"): `--env ID` sets these too.
+MINATAR_TUNING: dict[str, dict] = {
+    "Seaquest-MinAtar": {"n_step": 3, "learning_rate": 2.5e-4},
+}
+
 # The preset `purejaxdqn train --env ID` starts from when no --preset is given.
 ENV_PRESETS = {
     "CartPole-v1": "cartpole",
@@ -303,14 +309,18 @@ def switch_algorithm(config: DQNConfig, algorithm: str) -> tuple[DQNConfig, list
 
 
 def for_env(env_id: str) -> tuple[str, DQNConfig]:
-    """The env's own preset; for another MinAtar game, minatar-breakout pointed at it;
-    otherwise the default preset (cartpole) pointed at the env (without freezing solved
-    seeds where the env has no registered solve threshold)."""
+    """The env's own preset; for another MinAtar game, minatar-breakout pointed at it
+    (with the game's `MINATAR_TUNING`); otherwise the default preset (cartpole) pointed at
+    the env (without freezing solved seeds where the env has no registered solve
+    threshold)."""
     name = ENV_PRESETS.get(env_id)
     if name is not None:
         return name, get(name)
     if env_id.endswith("-MinAtar"):
-        return MINATAR_ALGORITHM_PRESETS["dqn"], get("minatar-breakout").replace(env_id=env_id)
+        tuned = MINATAR_TUNING.get(env_id, {})
+        return MINATAR_ALGORITHM_PRESETS["dqn"], get("minatar-breakout").replace(
+            env_id=env_id, **tuned
+        )
     config = get(DEFAULT)
     return DEFAULT, config.replace(
         env_id=env_id, freeze_when_solved=config.freeze_when_solved and env_id in SOLVE_THRESHOLDS

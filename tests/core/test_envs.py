@@ -188,3 +188,16 @@ def test_random_rollouts_differ_by_key_and_episode():
     np.testing.assert_array_equal(one, random_returns(jax.random.key(3)))
     assert not np.array_equal(one, random_returns(jax.random.key(4)))
     assert one.std() > 0 and one.min() >= 8  # different episodes; CartPole lasts >= 8 steps
+
+
+def test_a_minatar_game_gets_minatar_breakout_with_its_measured_tuning(capsys):
+    cfg = _resolve(["--env", "Seaquest-MinAtar"])
+    tuned = presets.MINATAR_TUNING["Seaquest-MinAtar"]
+    assert cfg == presets.minatar_breakout().replace(env_id="Seaquest-MinAtar", **tuned)
+    assert cfg.n_step == 3 and cfg.learning_rate == 2.5e-4
+    out = capsys.readouterr().out
+    assert "n_step=3, learning_rate=0.00025 as measured for it" in out, out
+    # a game without tuning: minatar-breakout's settings, only the env changed
+    assert _resolve(["--env", "Asterix-MinAtar"]) == presets.minatar_breakout().replace(
+        env_id="Asterix-MinAtar"
+    )

@@ -22,6 +22,19 @@ TINY_CLI_ARGS = [
 ]  # fmt: skip
 
 
+def leaves_equal(a, b) -> bool:
+    """Every leaf of two pytrees bit for bit equal (typed PRNG keys by their key data)."""
+    import numpy as np
+
+    def raw(x):
+        return jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x
+
+    return all(
+        np.array_equal(np.asarray(raw(x)), np.asarray(raw(y)))
+        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+    )
+
+
 def tiny_config(**changes) -> purejaxdqn.DQNConfig:
     """A CartPole config that compiles and runs in seconds (it does not learn much)."""
     base = dict(

@@ -8,17 +8,7 @@ import purejaxdqn
 from purejaxdqn.agents import make_agent
 from purejaxdqn.core import envs
 from purejaxdqn.run.runner import ChunkedRun
-from tests.helpers import LayerNormMLP, tiny_config
-
-
-def leaves_equal(a, b):
-    def raw(x):
-        return jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x
-
-    return all(
-        np.array_equal(np.asarray(raw(x)), np.asarray(raw(y)))
-        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
-    )
+from tests.helpers import LayerNormMLP, leaves_equal, tiny_config
 
 
 def test_a_layer_norm_torso_learns_cartpole_and_its_norm_parameters_train():

@@ -7,22 +7,11 @@ import numpy as np
 
 import purejaxdqn
 from purejaxdqn.run.runner import ChunkedRun
-from tests.helpers import pqn_probe_config
+from tests.helpers import leaves_equal, pqn_probe_config
 
 
 def config(**changes):  # CartPole-v1, 3 periods of 16 rollouts of 4 envs x 8 steps
     return pqn_probe_config(total_timesteps=3 * 512, eval_frequency=512, **changes)
-
-
-def as_numpy(x):
-    if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
-        x = jax.random.key_data(x)
-    return np.asarray(x)
-
-
-def assert_leaves_equal(a, b):
-    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-        np.testing.assert_array_equal(as_numpy(x), as_numpy(y))
 
 
 def test_chunked_and_resumed_pqn_runs_equal_the_single_call_bit_for_bit():
@@ -31,15 +20,15 @@ def test_chunked_and_resumed_pqn_runs_equal_the_single_call_bit_for_bit():
     whole = whole_run.finish(whole_run.run(whole_run.init()))
     keys = jax.random.split(jax.random.key(4), 2)
     single = jax.jit(jax.vmap(purejaxdqn.make_train(cfg)))(keys)
-    assert_leaves_equal(whole.params, single.params)
-    assert_leaves_equal(whole.metrics, single.metrics)
+    assert leaves_equal(whole.params, single.params)
+    assert leaves_equal(whole.metrics, single.metrics)
     # one chunk, then the state as a checkpoint holds it, continued by a new runner
     first = ChunkedRun(cfg, num_seeds=2, seed=4, chunks=3)
     stopped = first.host(first.run(first.init(), after_chunk=lambda state: False))
     assert 0 < int(np.max(stopped.progress.period)) < cfg.num_periods
     assert stopped.buffer is None and stopped.learner.target_params is None
     again = ChunkedRun(cfg, num_seeds=2, seed=4, chunks=3)
-    assert_leaves_equal(again.finish(again.run(again.load(stopped))), whole)
+    assert leaves_equal(again.finish(again.run(again.load(stopped))), whole)
 
 
 def test_a_pqn_sweep_equals_each_settings_own_run():

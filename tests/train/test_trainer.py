@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import purejaxdqn
-from tests.helpers import tiny_config
+from tests.helpers import leaves_equal, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -18,19 +18,6 @@ def vmapped(cfg):
     train = purejaxdqn.make_train(cfg)
     keys = jax.random.split(jax.random.key(0), 3)
     return keys, jax.jit(jax.vmap(train))(keys)
-
-
-def as_numpy(x):
-    if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
-        x = jax.random.key_data(x)
-    return np.asarray(x)
-
-
-def leaves_equal(a, b):
-    return all(
-        np.array_equal(as_numpy(x), as_numpy(y))
-        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
-    )
 
 
 def test_result_shapes(cfg, vmapped):

@@ -253,17 +253,13 @@ VALUE_RANGES = {
     "MountainCar-v0": (-100.0, 0.0),
 }
 
-# What an algorithm needs on an env beyond the env's preset, measured (benchmarks/
-# RESULTS.md, "Acrobot-v1"): `--env ID --set algorithm=A` sets these too.
+# What an algorithm needs on an env beyond the preset the env starts from, measured
+# (benchmarks/RESULTS.md, "Acrobot-v1" and "DQN on Seaquest-MinAtar"): `--env ID --set
+# algorithm=A` sets these too, and `--env ID` those of DQN on a MinAtar game.
 SWITCH_TUNING: dict[tuple[str, str], dict] = {
     ("Acrobot-v1", "c51"): {"learning_rate": 5e-4, "total_timesteps": 150_000},
     ("Acrobot-v1", "pqn"): {"total_timesteps": 409_600, "q_lambda": 0.95},
-}
-
-# What a MinAtar game's DQN needs beyond minatar-breakout pointed at it, measured
-# (benchmarks/RESULTS.md, "DQN on Seaquest-MinAtar"): `--env ID` sets these too.
-MINATAR_TUNING: dict[str, dict] = {
-    "Seaquest-MinAtar": {"n_step": 3, "learning_rate": 2.5e-4},
+    ("Seaquest-MinAtar", "dqn"): {"n_step": 3, "learning_rate": 2.5e-4},
 }
 
 # The preset `purejaxdqn train --env ID` starts from when no --preset is given.
@@ -310,14 +306,14 @@ def switch_algorithm(config: DQNConfig, algorithm: str) -> tuple[DQNConfig, list
 
 def for_env(env_id: str) -> tuple[str, DQNConfig]:
     """The env's own preset; for another MinAtar game, minatar-breakout pointed at it
-    (with the game's `MINATAR_TUNING`); otherwise the default preset (cartpole) pointed at
+    (with DQN's `SWITCH_TUNING` for the game); otherwise the default preset (cartpole) pointed at
     the env (without freezing solved seeds where the env has no registered solve
     threshold)."""
     name = ENV_PRESETS.get(env_id)
     if name is not None:
         return name, get(name)
     if env_id.endswith("-MinAtar"):
-        tuned = MINATAR_TUNING.get(env_id, {})
+        tuned = SWITCH_TUNING.get((env_id, "dqn"), {})
         return MINATAR_ALGORITHM_PRESETS["dqn"], get("minatar-breakout").replace(
             env_id=env_id, **tuned
         )

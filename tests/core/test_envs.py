@@ -192,7 +192,7 @@ def test_random_rollouts_differ_by_key_and_episode():
 
 def test_a_minatar_game_gets_minatar_breakout_with_its_measured_tuning(capsys):
     cfg = _resolve(["--env", "Seaquest-MinAtar"])
-    tuned = presets.MINATAR_TUNING["Seaquest-MinAtar"]
+    tuned = presets.SWITCH_TUNING[("Seaquest-MinAtar", "dqn")]
     assert cfg == presets.minatar_breakout().replace(env_id="Seaquest-MinAtar", **tuned)
     assert cfg.n_step == 3 and cfg.learning_rate == 2.5e-4
     out = capsys.readouterr().out

@@ -111,24 +111,24 @@ def rejax_config() -> purejaxdqn.DQNConfig:
     )
 
 
+def run_peer(venv: Path, setup: str, runner: str, args: list[str]) -> dict:
+    """benchmarks/peers/`runner` in its own venv: the JSON object it prints last."""
+    if not venv.exists():
+        raise SystemExit(f"{venv} is missing: run benchmarks/{setup} first")
+    command = [str(venv), str(HERE / "peers" / runner), *args]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def rejax_peer(seeds: int) -> dict:
-    if not REJAX_VENV.exists():
-        raise SystemExit(f"{REJAX_VENV} is missing: run benchmarks/setup_rejax_venv.sh first")
-    runner = str(HERE / "peers" / "rejax_runner.py")
-    args = [str(REJAX_VENV), runner, "--alg", "pqn", "--seeds", str(seeds)]
-    done = subprocess.run(args, capture_output=True, text=True, check=True)
-    r = json.loads(done.stdout.strip().splitlines()[-1])
+    args = ["--alg", "pqn", "--seeds", str(seeds)]
+    r = run_peer(REJAX_VENV, "setup_rejax_venv.sh", "rejax_runner.py", args)
     return {**r, "final_greedy": r["final_returns"]}
 
 
 def peer(seeds: int, overrides: list[str]) -> dict:
-    if not VENV.exists():
-        raise SystemExit(f"{VENV} is missing: run benchmarks/setup_purejaxql_venv.sh first")
-    args = [str(VENV), str(HERE / "peers" / "purejaxql_runner.py"), "--seeds", str(seeds)]
-    for item in overrides:
-        args += ["--set", item]
-    done = subprocess.run(args, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    args = ["--seeds", str(seeds)] + [a for item in overrides for a in ("--set", item)]
+    return run_peer(VENV, "setup_purejaxql_venv.sh", "purejaxql_runner.py", args)
 
 
 def ours(config: purejaxdqn.DQNConfig, seeds: int) -> dict:

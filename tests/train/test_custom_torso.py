@@ -3,6 +3,7 @@ its policies act."""
 
 import jax
 import numpy as np
+import pytest
 
 import purejaxdqn
 from purejaxdqn.agents import make_agent
@@ -11,20 +12,27 @@ from purejaxdqn.run.runner import ChunkedRun
 from tests.helpers import LayerNormMLP, leaves_equal, tiny_config
 
 
-def test_a_layer_norm_torso_learns_cartpole_and_its_norm_parameters_train():
+@pytest.mark.slow  # 4 seeds of the cartpole preset: ~20 s on 2 cores
+def test_a_layer_norm_torso_solves_cartpole():
     config = purejaxdqn.presets.cartpole()
-    torso = LayerNormMLP()
     keys = jax.random.split(jax.random.key(0), 4)
-    result = jax.jit(jax.vmap(purejaxdqn.make_train(config, network=torso)))(keys)
+    result = jax.jit(jax.vmap(purejaxdqn.make_train(config, network=LayerNormMLP())))(keys)
     final = np.asarray(result.final_eval_returns).mean(-1)
     assert np.median(final) >= 400, final
-    init = jax.vmap(purejaxdqn.make_trainer(config, network=torso).init, in_axes=(0, None))
+
+
+def test_a_layer_norm_torsos_norm_parameters_train_and_its_policy_acts_on_it():
+    config = tiny_config()
+    torso = LayerNormMLP((16, 16))
+    keys = jax.random.split(jax.random.key(0), 4)
+    result = jax.jit(jax.vmap(purejaxdqn.make_train(config, network=torso)))(keys)
+    init = jax.jit(jax.vmap(purejaxdqn.make_trainer(config, network=torso).init, (0, None)))
     initial = init(keys, config.hyperparams()).learner.params["params"]["torso"]
     trained = result.params["params"]["torso"]
     for norm in ("LayerNorm_0", "LayerNorm_1"):
         for name in ("scale", "bias"):
             before, after = np.asarray(initial[norm][name]), np.asarray(trained[norm][name])
-            assert before.shape == after.shape == (4, 64)
+            assert before.shape == after.shape == (4, 16)
             assert np.all(np.any(before != after, axis=1)), (norm, name)  # every seed's moved
     env, env_params = envs.make_env(config.env_id)
     q_values = make_agent(config, env, env_params, torso).q_values

@@ -152,21 +152,10 @@ TRAIN += ["--no-progress", "--no-plot", "--chunks", "3", "--checkpoint-every", "
 def test_two_process_run_saves_its_shards_per_process_and_resumes_after_a_lost_process(
     tmp_path,
 ):
-    """2 processes x 2 devices == 1 process x 4 devices bit for bit; each process writes
-    its own checkpoint shards (no gather to process 0), process 0 alone the run files.
-    Then process 1 is SIGKILLed in the middle of a save: process 0 ends with an error, and
-    the run directory resumes (2 processes again) bit for bit."""
-    _finish(_two_processes([tmp_path, tmp_path], [*TRAIN, "--out", "whole"]))
-    whole = tmp_path / "whole"
-    latest = max((whole / "checkpoints").iterdir(), key=lambda p: int(p.name))
-    for item in ("state", "params"):
-        assert {p.name for p in (latest / item).glob("ocdbt.process_*")} == {
-            "ocdbt.process_0",
-            "ocdbt.process_1",
-        }
-    subprocess.run([*TRAIN, "--out", "single"], cwd=tmp_path, env=_env(4), check=True)
-    _assert_same(_results(whole), _results(tmp_path / "single"))
-
+    """A run of 2 processes x 2 devices whose process 1 is SIGKILLed in the middle of a
+    save: process 0 ends with an error, and the run directory resumes (2 processes
+    again) to the results of 1 process x 4 devices, bit for bit; each process writes its
+    own checkpoint shards (no gather to process 0)."""
     from purejaxdqn.run import checkpoint
 
     paused = tmp_path / "paused"
@@ -181,7 +170,15 @@ def test_two_process_run_saves_its_shards_per_process_and_resumes_after_a_lost_p
     procs[1].wait()
     resume = [sys.executable, "-m", "purejaxdqn", "train", "--resume", "killed", "--no-progress"]
     _finish(_two_processes([tmp_path, tmp_path], [*resume, "--no-plot"]))
-    _assert_same(_results(tmp_path / "killed"), _results(whole))
+    run = tmp_path / "killed"
+    latest = max((run / "checkpoints").iterdir(), key=lambda p: int(p.name))
+    for item in ("state", "params"):
+        assert {p.name for p in (latest / item).glob("ocdbt.process_*")} == {
+            "ocdbt.process_0",
+            "ocdbt.process_1",
+        }
+    subprocess.run([*TRAIN, "--out", "single"], cwd=tmp_path, env=_env(4), check=True)
+    _assert_same(_results(run), _results(tmp_path / "single"))
 
 
 def test_processes_that_do_not_see_one_run_directory_are_refused_in_one_line(tmp_path):

@@ -1,5 +1,6 @@
-"""The `purejaxdqn` command, run as a user would: in a subprocess (its error paths in
-this process, through `cli.main`, the same function the entry point calls)."""
+"""The `purejaxdqn` command, run as a user would: in a subprocess (its error paths and the
+runs that need no fresh process in this process, through `cli.main`, the same function
+the entry point calls)."""
 
 import csv
 import json
@@ -74,21 +75,12 @@ def test_train_writes_a_run_directory(run_dir):
     assert (out / "learning_curve.png").stat().st_size > 10_000
 
 
-def test_config_json_round_trips_through_the_command(run_dir, tmp_path):
+def test_config_json_round_trips_through_the_command(run_dir, tmp_path, capsys):
     out, _ = run_dir
     again = tmp_path / "again"
-    proc = run_cli(
-        "train",
-        "--config",
-        str(out / "config.json"),
-        "--seeds",
-        "2",
-        "--out",
-        str(again),
-        "--no-progress",
-        "--no-plot",
-    )
-    assert proc.returncode == 0, proc.stderr
+    args = ("--config", out / "config.json", "--seeds", "2", "--no-progress", "--no-plot")
+    code, _, err = cli_main(capsys, "train", *args, "--out", again)
+    assert code == 0, err
     # same config, same seeds: the same results
     a = json.loads((out / "summary.json").read_text())["final_eval_return"]
     b = json.loads((again / "summary.json").read_text())["final_eval_return"]
@@ -172,15 +164,15 @@ def test_unknown_flag_and_command_exit_nonzero():
         assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
-def test_force_replaces_the_old_run_entirely(run_dir, tmp_path):
-    out, _ = run_dir
+def test_force_replaces_the_old_run_entirely(tmp_path, capsys):
     target = tmp_path / "forced"
     target.mkdir()
     (target / "summary.json").write_text("{}")
     (target / "checkpoints").mkdir()
     (target / "checkpoints" / "latest.ckpt").write_text("old run")
-    proc = run_cli("train", "--out", str(target), "--force", "--no-progress", "--no-plot", *TINY)
-    assert proc.returncode == 0, proc.stderr
+    args = ("--out", target, "--force", "--no-progress", "--no-plot", *TINY)
+    code, _, err = cli_main(capsys, "train", *args)
+    assert code == 0, err
     assert json.loads((target / "summary.json").read_text())["num_seeds"] == 8
     assert not (target / "checkpoints" / "latest.ckpt").exists()  # the old run's, gone
     assert [p.name.isdigit() for p in (target / "checkpoints").iterdir()] == [True]  # final

@@ -1,14 +1,10 @@
 """Memory planning before compiling, and compact transitions."""
 
-import os
-import subprocess
-import sys
-
 import jax
 
 from purejaxdqn.run import memory
 from purejaxdqn.run.runner import ChunkedRun
-from tests.helpers import TINY_CLI_ARGS, tiny_config
+from tests.helpers import TINY_CLI_ARGS, cli_main, tiny_config
 
 
 def test_plan_counts_the_state_and_bytes_per_transition():
@@ -33,22 +29,19 @@ def test_memory_of_vmapped_state_matches_the_real_arrays():
     assert memory.state_bytes(run.template) == real
 
 
-def test_impossible_request_is_refused_with_the_largest_seed_count(tmp_path):
-    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+def test_impossible_request_is_refused_with_the_largest_seed_count(tmp_path, capsys):
     out = tmp_path / "huge"
     # 10^9 transitions of 38 bytes per seed: no machine here holds even one seed
-    args = ["train", "--out", str(out), "--no-progress", *TINY_CLI_ARGS,
+    args = ["train", "--out", out, "--no-progress", *TINY_CLI_ARGS,
             "--set", "buffer_size=1000000000"]  # fmt: skip
-    proc = subprocess.run([sys.executable, "-m", "purejaxdqn", *args], capture_output=True,
-                          text=True, env=env, timeout=300)  # fmt: skip
-    assert proc.returncode == 2
-    last = proc.stderr.strip().splitlines()[-1]
+    code, _, err = cli_main(capsys, *args)
+    assert code == 2
+    last = err.strip().splitlines()[-1]
     assert "the run needs about" in last and "not even one seed fits: lower buffer_size" in last
     assert not out.exists()  # refused before anything was written
     # 4 * 10^7 transitions (1.4 GiB) per seed: some seeds fit, not 10^4 of them
-    args = ["train", "--out", str(out), "--no-progress", "--seeds", "10000", *TINY_CLI_ARGS,
+    args = ["train", "--out", out, "--no-progress", "--seeds", "10000", *TINY_CLI_ARGS,
             "--set", "buffer_size=40000000"]  # fmt: skip
-    proc = subprocess.run([sys.executable, "-m", "purejaxdqn", *args], capture_output=True,
-                          text=True, env=env, timeout=300)  # fmt: skip
-    assert proc.returncode == 2
-    assert "seeds fit (--seeds " in proc.stderr and "memory: " in proc.stdout
+    code, stdout, err = cli_main(capsys, *args)
+    assert code == 2
+    assert "seeds fit (--seeds " in err and "memory: " in stdout

@@ -304,19 +304,24 @@ def switch_algorithm(config: DQNConfig, algorithm: str) -> tuple[DQNConfig, list
     return base.replace(**kept), sorted(kept)
 
 
+def env_tuning(env_id: str) -> dict:
+    """The `SWITCH_TUNING` that `for_env` adds to the preset it gives: DQN's, for a
+    MinAtar game without a preset of its own."""
+    if env_id in ENV_PRESETS or not env_id.endswith("-MinAtar"):
+        return {}
+    return SWITCH_TUNING.get((env_id, "dqn"), {})
+
+
 def for_env(env_id: str) -> tuple[str, DQNConfig]:
     """The env's own preset; for another MinAtar game, minatar-breakout pointed at it
-    (with DQN's `SWITCH_TUNING` for the game); otherwise the default preset (cartpole) pointed at
-    the env (without freezing solved seeds where the env has no registered solve
-    threshold)."""
+    with `env_tuning`; otherwise the default preset (cartpole) pointed at the env (without
+    freezing solved seeds where the env has no registered solve threshold)."""
     name = ENV_PRESETS.get(env_id)
     if name is not None:
         return name, get(name)
     if env_id.endswith("-MinAtar"):
-        tuned = SWITCH_TUNING.get((env_id, "dqn"), {})
-        return MINATAR_ALGORITHM_PRESETS["dqn"], get("minatar-breakout").replace(
-            env_id=env_id, **tuned
-        )
+        config = get("minatar-breakout").replace(env_id=env_id, **env_tuning(env_id))
+        return MINATAR_ALGORITHM_PRESETS["dqn"], config
     config = get(DEFAULT)
     return DEFAULT, config.replace(
         env_id=env_id, freeze_when_solved=config.freeze_when_solved and env_id in SOLVE_THRESHOLDS

@@ -205,8 +205,7 @@ def _env_preset(env: str | None) -> config_mod.DQNConfig:
     if env is not None:
         own = presets.ENV_PRESETS.get(env) == name
         why = f"{env}'s preset" if own else f"the default; {env} has no preset of its own"
-        tuning = presets.SWITCH_TUNING.get((env, cfg.algorithm), {}) if not own else {}
-        tuned = ", ".join(f"{k}={v}" for k, v in tuning.items())
+        tuned = ", ".join(f"{k}={v}" for k, v in presets.env_tuning(env).items())
         print(f"preset: {name} ({why}{f'; {tuned} as measured for it' if tuned else ''})")
     return cfg
 

@@ -55,19 +55,30 @@ def command(args: argparse.Namespace) -> int:
 
 
 def gymnax_returns(cfg: Any, params: Any, torso: Any, episodes: int, seed: int) -> np.ndarray:
-    """(seeds, episodes) greedy returns, every seed's episodes vmapped in one program."""
+    """(seeds, episodes) greedy returns, every seed's episodes vmapped in one program.
+
+    Keys as a run derives them (`run/runner.py`): one per seed split from `seed`, each
+    drawn with the run's `key_impl`, as its evaluations during training were."""
     import jax
 
     from purejaxdqn.agents import make_agent
-    from purejaxdqn.core import envs
+    from purejaxdqn.core import envs, prng
     from purejaxdqn.core.evaluation import make_evaluate
 
     env, env_params = envs.make_env(cfg.env_id)
     q_values = make_agent(cfg, env, env_params, torso).q_values
     evaluate = make_evaluate(env, env_params, q_values, episodes)
     num_seeds = jax.tree.leaves(params)[0].shape[0]
-    keys = jax.random.split(jax.random.key(seed), num_seeds)
-    return np.asarray(jax.jit(jax.vmap(evaluate))(keys, params))
+
+    def evaluate_seed(key: jax.Array, seed_params: Any) -> jax.Array:
+        return evaluate(prng.as_run_key(key, cfg.key_impl), seed_params)
+
+    @jax.jit
+    def evaluate_seeds(seed: jax.Array, params: Any) -> jax.Array:
+        keys = jax.random.split(jax.random.key(seed), num_seeds)
+        return jax.vmap(evaluate_seed)(keys, params)
+
+    return np.asarray(evaluate_seeds(seed, params))
 
 
 def gymnasium_returns(cfg: Any, params: Any, torso: Any, episodes: int, seed: int) -> np.ndarray:

@@ -284,6 +284,31 @@ def test_eval_table_json_and_gymnasium_backend(uninterrupted, capsys):
     assert len(json.loads(out)["seeds"]) == 2
 
 
+@pytest.mark.parametrize("key_impl", ["philox4x32", "threefry2x32"])
+def test_eval_draws_each_seeds_episodes_as_a_run_draws_its_keys(key_impl):
+    """`eval --seed S`: one key per seed split from S, drawn with the run's key_impl (as
+    runner.py seeds a run); a seed's returns do not depend on the seeds beside it."""
+    from purejaxdqn.agents import make_agent
+    from purejaxdqn.cli import eval as eval_command
+    from purejaxdqn.core import envs, prng
+    from purejaxdqn.core.evaluation import make_evaluate
+
+    config = purejaxdqn.presets.cartpole().replace(hidden_sizes=(8,), key_impl=key_impl)
+    env, env_params = envs.make_env(config.env_id)
+    agent = make_agent(config, env, env_params)
+    obs = np.zeros((1, 4), np.float32)
+    params = jax.vmap(agent.network.init, (0, None))(jax.random.split(jax.random.key(3), 3), obs)
+    returns = eval_command.gymnax_returns(config, params, None, 6, seed=7)
+    assert returns.shape == (3, 6) and np.ptp(returns) > 0  # untrained: episodes differ
+    evaluate = jax.jit(make_evaluate(env, env_params, agent.q_values, 6))
+    for i, key in enumerate(jax.random.split(jax.random.key(7), 3)):
+        seed_params = jax.tree.map(lambda x, i=i: x[i], params)
+        expected = evaluate(prng.as_run_key(key, key_impl), seed_params)
+        np.testing.assert_array_equal(returns[i], expected)
+    first = eval_command.gymnax_returns(config, jax.tree.map(lambda x: x[:1], params), None, 6, 7)
+    np.testing.assert_array_equal(first[0], returns[0])
+
+
 def test_load_policy_matches_the_saved_parameters(uninterrupted):
     config, params, _ = runs.load_params(uninterrupted)
     policy = purejaxdqn.load_policy(uninterrupted, seed_index=1)

@@ -122,10 +122,12 @@ def read(path: Path) -> tuple[DQNConfig, Any, dict[str, Any]]:
 
 def load_params(path: Path, network: Any = None) -> tuple[DQNConfig, Any, Any]:
     """Config, (seeds, ...) parameters and torso of an export or of a run directory."""
-    from purejaxdqn.run import run_dir, torso_record
-
     if not is_export(path):
+        from purejaxdqn.run import run_dir  # the trainer's modules: not for an export
+
         return run_dir.load_params(path, network)
+    from purejaxdqn.run import torso_record
+
     config, params, description = read(path)
     if network is None:
         network = torso_record.rebuild(description.get("network"))

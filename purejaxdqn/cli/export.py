@@ -35,8 +35,9 @@ def command(args: argparse.Namespace) -> int:
     seeds = None if args.all else [args.seed_index]
     description = export.export(args.run_dir, args.out, seeds)
     size = sum(f.stat().st_size for f in args.out.iterdir() if f.is_file())
+    chosen = description["seed_indices"]
+    which = f"all {len(chosen)} seeds" if args.all else f"seed {chosen[0]}"
     print(
-        f"{description['env_id']}: seeds {description['seed_indices']} of {args.run_dir} -> "
-        f"{args.out} ({size / 1024:.1f} KiB)"
+        f"{description['env_id']}: {which} of {args.run_dir} -> {args.out} ({size / 1024:.1f} KiB)"
     )
     return 0

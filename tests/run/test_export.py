@@ -61,8 +61,13 @@ def test_an_export_is_small_and_describes_itself(trained, tmp_path, capsys):
     assert info["final_eval_return"] == summary["final_eval_return"]
     assert sorted(p.name for p in out.iterdir()) == [export.INFO_FILE, export.PARAMS_FILE]
     assert (out / export.PARAMS_FILE).stat().st_size < 64 * 1024  # no buffers, no optimizer
-    code, _, err = cli_main(capsys, "export", run, "--seed-index", 2, "--out", tmp_path / "one")
+    code, printed, err = cli_main(
+        capsys, "export", run, "--seed-index", 2, "--out", tmp_path / "one"
+    )
     assert code == 0, err
+    assert printed.startswith("CartPole-v1: seed 2 of ")
+    code, printed, err = cli_main(capsys, "export", run, "--all", "--out", tmp_path / "all")
+    assert code == 0 and printed.startswith("CartPole-v1: all 3 seeds of "), err
     _, params, _ = export.load_params(tmp_path / "one")
     _, all_params, _ = export.load_params(out)
     for x, y in zip(jax.tree.leaves(params), jax.tree.leaves(all_params), strict=True):

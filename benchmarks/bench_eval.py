@@ -2,6 +2,7 @@
 
     python benchmarks/bench_eval.py a393544 --rounds 5                  # 8 seeds
     python benchmarks/bench_eval.py a393544 --seeds 256 --total-timesteps 10000 --episodes 10
+    python benchmarks/bench_eval.py a393544 --before 7526edb     # and D: an A/B of a change
 
 Three commands, each a fresh Python process, timed whole (start to exit), alternating
 A, B, C each round, each twice: with a new, empty JAX cache folder (cold) and with the
@@ -11,7 +12,9 @@ command's own folder, filled by one untimed launch before (warm: a second eval):
   written against (a393544 builds the trainer to read the parameters);
 - B: `eval RUN_DIR` of this tree, on a run directory it trained (the checkpoint's params
   item alone);
-- C: `eval POLICY` of this tree, on `purejaxdqn export RUN_DIR --all`.
+- C: `eval POLICY` of this tree, on `purejaxdqn export RUN_DIR --all`;
+- D (with `--before COMMIT`): `eval POLICY` at that commit, on the same export: C's
+  A/B against the tree before a change, in the same run.
 Every run directory is `--seeds` (8) seeds of the `cartpole` preset (its 50k-transition
 buffers: the state a run directory holds grows with the seeds, an export's does not),
 trained for `--total-timesteps` (the preset's by default); each eval plays `--episodes`
@@ -66,6 +69,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=8)
     parser.add_argument("--total-timesteps", type=int)
+    parser.add_argument("--before", help="also time `eval` of the export at this commit (D)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-eval-"))
@@ -82,6 +86,9 @@ def main() -> None:
         "B": (None, ("eval", str(work / "run-new"), *episodes)),
         "C": (None, ("eval", str(work / "policy"), *episodes)),
     }
+    if args.before:
+        before = export(args.before, work / "before")
+        cases["D"] = (before, ("eval", str(work / "policy"), *episodes))
     # cold: a new, empty JAX cache folder each launch; warm: one folder per command, filled
     # by an untimed launch first (a second eval of the same run).
     caches = {k: tempfile.mkdtemp(prefix=f"bench-eval-warm-{k}-") for k in cases}
@@ -100,9 +107,11 @@ def main() -> None:
         "A": f"eval of a run directory at {args.commit}",
         "B": "eval of a run directory (this tree)",
         "C": "eval of an export (this tree)",
+        "D": f"eval of an export at {args.before}",
     }
     print("\n| command | cold cache: median s | / A | warm cache: median s | / A |")
     print("|---|---|---|---|---|")
+    labels = {k: label for k, label in labels.items() if k in cases}
     for k, label in labels.items():
         cold, warm = medians["cold"], medians["warm"]
         print(f"| {k}: {label} | {cold[k]:.2f} | {cold[k] / cold['A']:.2f} | "

@@ -4,9 +4,10 @@
     python benchmarks/bench_eval.py a393544 --seeds 256 --total-timesteps 10000 --episodes 10
     python benchmarks/bench_eval.py a393544 --before 7526edb     # and D: an A/B of a change
 
-Three commands, each a fresh Python process, timed whole (start to exit), alternating
-A, B, C each round, each twice: with a new, empty JAX cache folder (cold) and with the
-command's own folder, filled by one untimed launch before (warm: a second eval):
+Three commands (four with `--before`), each a fresh Python process, timed whole (start to
+exit), alternating A, B, C (D) each round, each twice: with a new, empty JAX cache folder
+(cold) and with the command's own folder, filled by one untimed launch before (warm: a
+second eval):
 - A: `eval RUN_DIR` at COMMIT (its `purejaxdqn/` exported with `git archive`, first on
   PYTHONPATH), on a run directory that COMMIT trained: the eval the export issue was
   written against (a393544 builds the trainer to read the parameters);

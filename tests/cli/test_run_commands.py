@@ -292,6 +292,7 @@ def test_eval_draws_each_seeds_episodes_as_a_run_draws_its_keys(key_impl):
     from purejaxdqn.cli import eval as eval_command
     from purejaxdqn.core import envs, prng
     from purejaxdqn.core.evaluation import make_evaluate
+    from purejaxdqn.run.policy import select_seed
 
     config = purejaxdqn.presets.cartpole().replace(hidden_sizes=(8,), key_impl=key_impl)
     env, env_params = envs.make_env(config.env_id)
@@ -302,8 +303,7 @@ def test_eval_draws_each_seeds_episodes_as_a_run_draws_its_keys(key_impl):
     assert returns.shape == (3, 6) and np.ptp(returns) > 0  # untrained: episodes differ
     evaluate = jax.jit(make_evaluate(env, env_params, agent.q_values, 6))
     for i, key in enumerate(jax.random.split(jax.random.key(7), 3)):
-        seed_params = jax.tree.map(lambda x, i=i: x[i], params)
-        expected = evaluate(prng.as_run_key(key, key_impl), seed_params)
+        expected = evaluate(prng.as_run_key(key, key_impl), select_seed(params, i, True))
         np.testing.assert_array_equal(returns[i], expected)
     first = eval_command.gymnax_returns(config, jax.tree.map(lambda x: x[:1], params), None, 6, 7)
     np.testing.assert_array_equal(first[0], returns[0])
